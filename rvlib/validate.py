@@ -1,0 +1,95 @@
+"""Parameter checks that fail before any compute, with one message format.
+
+Every error names the parameter, shows the value it got and says what is
+allowed, e.g. ``lam=-1.0 is not allowed: must be >= 0``.  Notebooks call these
+right after their ``parameters`` cell so a bad papermill value stops the run
+before anything is trained.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+
+def _fail(name: str, value, allowed: str) -> None:
+    raise ValueError(f"{name}={value!r} is not allowed: {allowed}")
+
+
+def number(name: str, value, *, min=None, max=None, min_inclusive=True,
+           integer=False) -> float | int:
+    """Coerce ``value`` to a number (papermill passes ints for floats) and range-check it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            value = float(value) if not integer else int(value)
+        except (TypeError, ValueError):
+            _fail(name, value, "must be a number")
+    if integer:
+        if float(value) != int(value):
+            _fail(name, value, "must be an integer")
+        value = int(value)
+    else:
+        value = float(value)
+    if math.isnan(value):
+        _fail(name, value, "must not be NaN")
+    if min is not None:
+        if min_inclusive and value < min:
+            _fail(name, value, f"must be >= {min}")
+        if not min_inclusive and value <= min:
+            _fail(name, value, f"must be > {min}")
+    if max is not None and value > max:
+        _fail(name, value, f"must be <= {max}")
+    return value
+
+
+def positive(name: str, value, *, integer=False):
+    return number(name, value, min=0, min_inclusive=False, integer=integer)
+
+
+def non_negative(name: str, value, *, integer=False):
+    return number(name, value, min=0, integer=integer)
+
+
+def probability(name: str, value):
+    return number(name, value, min=0.0, max=1.0)
+
+
+def choice(name: str, value, allowed: Iterable[str]) -> str:
+    allowed = list(allowed)
+    if value not in allowed:
+        _fail(name, value, "must be one of " + ", ".join(repr(a) for a in allowed))
+    return value
+
+
+def clip_range(name: str, value) -> tuple[float, float] | None:
+    """``None`` (no clip) or a pair ``(g_min, g_max)`` with ``g_min <= g_max``."""
+    if value is None or (isinstance(value, str) and value.lower() in ("none", "")):
+        return None
+    try:
+        lo, hi = value
+        lo, hi = float(lo), float(hi)
+    except (TypeError, ValueError):
+        _fail(name, value, "must be None or a pair (g_min, g_max) of numbers")
+    if math.isnan(lo) or math.isnan(hi):
+        _fail(name, value, "bounds must not be NaN")
+    if lo > hi:
+        _fail(name, value, f"g_min must be <= g_max, got g_min={lo} > g_max={hi}")
+    return (lo, hi)
+
+
+def severities(name: str, values: Sequence) -> list[float]:
+    out = [number(f"{name}[{i}]", v, min=0.0, max=1.0) for i, v in enumerate(values)]
+    if not out:
+        _fail(name, list(values), "must contain at least one severity in [0, 1]")
+    return out
+
+
+def image_shape(name: str, images, *, ndim=4, channels=None, hw=None) -> None:
+    """Check ``images`` is ``f32[n, h, w, c]`` (or ``ndim`` dims) with the expected sizes."""
+    shape = tuple(getattr(images, "shape", ()))
+    want = "[n, h, w, c]" if ndim == 4 else f"{ndim} dimensions"
+    if len(shape) != ndim:
+        _fail(name + ".shape", shape, f"must be {want}")
+    if hw is not None and tuple(shape[1:3]) != tuple(hw):
+        _fail(name + ".shape", shape, f"height, width must be {tuple(hw)}")
+    if channels is not None and shape[-1] != channels:
+        _fail(name + ".shape", shape, f"must have {channels} channel(s) in the last axis")
