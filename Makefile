@@ -4,9 +4,13 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.rvlib-installed
+NOTEBOOKS := 01_train_baselines 02_margin_ablation 03_hebbian_vs_sgd \
+             04_hardware_constraints 05_noise_robustness
+NB    ?= 02_margin_ablation
+GRID  ?= lam=0,1,10
 export PYTHONHASHSEED := 0
 
-.PHONY: venv run test bench clean
+.PHONY: venv run test bench sweep clean
 
 venv: $(STAMP)
 
@@ -17,11 +21,26 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
+# The main job: the paper table, the five notebooks with their default parameters
+# (executed copies in results/<nb>/default/, figures in figures/<nb>/), then REPRODUCTION.md.
 run: venv
 	$(PY) -m rvlib.paper_table
+	@for nb in $(NOTEBOOKS); do \
+	  echo "== $$nb"; mkdir -p results/$$nb/default; \
+	  $(PY) -m papermill notebooks/$$nb.ipynb results/$$nb/default/$$nb.ipynb \
+	    -p quick False -p run_name default --cwd notebooks -k python3 --log-level WARNING \
+	    || exit 1; \
+	done
+	$(PY) -m rvlib.report
 
+# Unit tests, then every numbered notebook re-executed and compared by nbval.
 test: venv
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests notebooks/*.ipynb --nbval \
+	  --nbval-sanitize-with .ci/nbval_sanitize.cfg -p no:cacheprovider
+
+# make sweep NB=02_margin_ablation GRID="lam=0,1,10 seed=0,1"
+sweep: venv
+	$(PY) -m rvlib.batch $(NB) $(GRID)
 
 bench: venv
 	$(PY) benchmarks/run_all.py

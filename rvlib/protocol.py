@@ -236,6 +236,11 @@ def summarize_method(r: dict, levels=paper.NOISE_LEVELS) -> dict:
            "frac_control_negative": float((out[..., 1] < 0).mean())}
     if 0.5 in levels:
         row["accuracy_at_0.5"] = float(ok[:, levels.index(0.5)].mean())
+    clean = np.asarray(r["clean"], np.float64)
+    clean_snr = metrics.summarize(clean[:, 0] / (clean[:, 1] + 1e-9))
+    row |= {"clean_snr_mean": clean_snr["mean"], "clean_snr_median": clean_snr["median"],
+            "clean_accuracy": float((clean[:, 0] > clean[:, 1]).mean()),
+            "clean_margin_median": float(np.median(clean[:, 0] - clean[:, 1]))}
     if r.get("weights") is not None:
         ws = metrics.weight_stats(r["weights"], clip=r.get("clip"))
         row |= {f"w_{k}": v for k, v in ws.items()}
@@ -247,7 +252,9 @@ def paper_table(results: dict, levels=paper.NOISE_LEVELS) -> list[dict]:
     """Rows in the paper's order, each with the paper's mean SNR/accuracy and measured/paper ratios."""
     rows = []
     for key, r in results.items():
-        row = {"method": key, "label": METHOD_LABELS.get(key, key)} | summarize_method(r, levels)
+        row = {"method": key, "label": METHOD_LABELS.get(key, key)}
+        row |= {k: r[k] for k in ("rule", "eta", "lam", "clip") if r.get(k) is not None}
+        row |= summarize_method(r, levels)
         if key in paper.MASTER_TABLE:
             _, _, _, _, p_snr, p_acc = paper.MASTER_TABLE[key]
             row |= {"paper_snr": p_snr, "paper_accuracy": p_acc,

@@ -1,0 +1,129 @@
+"""λ ablation helpers: hand-computed summaries, the protocol under corruptions, seed tables."""
+import numpy as np
+import pytest
+
+from rvlib import ablation, models, protocol
+
+
+@pytest.fixture(scope="module")
+def small_scenes():
+    rng = np.random.default_rng(3)
+    return (rng.uniform(0, 1, (3, 8, 8, 1)) * 0.7).astype(np.float32)
+
+
+def test_binary_summary_hand_computed():
+    out = np.array([[2.0, 1.0], [1.0, -0.5], [0.5, 1.0], [3.0, 0.5]])
+    s = ablation.binary_summary(out)
+    snr = np.array([2.0, -2.0, 0.5, 6.0])  # out0 / out1 (eps negligible)
+    assert s["snr_mean"] == pytest.approx(snr.mean(), rel=1e-6)
+    assert s["snr_median"] == pytest.approx(1.25, rel=1e-6)
+    assert s["margin_median"] == pytest.approx(np.median([1.0, 1.5, -0.5, 2.5]))
+    assert s["out0_mean"] == pytest.approx(1.625)
+    assert s["frac_control_negative"] == 0.25
+    assert s["accuracy"] == 0.75
+    assert s["snr_top5_share"] == pytest.approx(1.0)  # 4 values: the top 5 are all of them
+
+
+def test_binary_summary_rejects_wrong_shape():
+    with pytest.raises(ValueError, match=r"outputs.shape=\(2, 3\) is not allowed: must end in 2"):
+        ablation.binary_summary(np.zeros((2, 3)))
+
+
+def test_paper_lambda_rows_match_run_mlp(small_scenes):
+    x = small_scenes.reshape(3, -1)
+    rows = ablation.paper_lambda_rows(x, [0, 10])
+    res = protocol.run_mlp(x, [0.0, 10.0])
+    for k, row in enumerate(rows):
+        o = res["outputs"][k].astype(np.float64)
+        assert row["lam"] == [0.0, 10.0][k] and isinstance(row["lam"], float)
+        assert row["margin_median"] == pytest.approx(np.median(o[..., 0] - o[..., 1]), rel=1e-6)
+        assert row["snr_median"] == pytest.approx(np.median(o[..., 0] / (o[..., 1] + 1e-9)),
+                                                  rel=1e-6)
+    # the margin term must widen the clean margin
+    assert rows[1]["clean_margin_median"] > rows[0]["clean_margin_median"]
+
+
+def test_paper_lambda_rows_rejects_negative_lambda():
+    with pytest.raises(ValueError, match=r"lams\[1\]=-1.0 is not allowed: must be >= 0"):
+        ablation.paper_lambda_rows(np.zeros((1, 4), np.float32), [0.0, -1.0])
+
+
+def test_paper_response_equals_protocol(small_scenes):
+    x = small_scenes.reshape(3, -1)
+    resp = ablation.paper_response(x[1], 1.0)
+    res = protocol.run_mlp(x[1:2], [1.0])
+    np.testing.assert_allclose(resp["out0"][0], res["clean"][0, 0, 0], rtol=1e-6)
+    np.testing.assert_allclose(resp["out1"][1:], res["outputs"][0, 0, :, 1], rtol=1e-6)
+    assert resp["sigma"][0] == 0.0 and len(resp["sigma"]) == 1 + 7
+
+
+def test_protocol_under_corruptions_at_zero_is_clean(small_scenes):
+    rows = ablation.paper_protocol_under_corruptions(
+        small_scenes, methods=["hebbian_0_1", "mlp_margin10"],
+        corruption_names=["gaussian", "occlusion"], severities=[0.0, 0.5])
+    assert len(rows) == 2 * 2 * 2
+    x = small_scenes.reshape(3, -1)
+    heb = protocol.run_crossbar(x, rule="hebbian", eta=0.2, iters=30, clip=(0.0, 1.0))["clean"]
+    mlp = protocol.run_mlp(x, [10.0])["clean"][0]
+    for r in rows:
+        if r["severity"] == 0.0:
+            ref = ablation.binary_summary(heb if r["method"] == "hebbian_0_1" else mlp)
+            assert r["margin_median"] == pytest.approx(ref["margin_median"], rel=1e-5)
+            assert r["degradation"] == 0.0
+    noisy = [r for r in rows if r["severity"] == 0.5 and r["corruption"] == "gaussian"]
+    clean = [r for r in rows if r["severity"] == 0.0 and r["corruption"] == "gaussian"]
+    assert all(a["margin_median"] != b["margin_median"] for a, b in zip(noisy, clean))
+
+
+def test_protocol_under_corruptions_rejects_unknown_method(small_scenes):
+    with pytest.raises(ValueError, match=r"methods\[0\]='sgd' is not allowed: must be one of"):
+        ablation.paper_protocol_under_corruptions(small_scenes, methods=["sgd"])
+
+
+def test_seed_table_and_linear_fit():
+    rows = [{"lam": 1.0, "a": 1.0}, {"lam": 0.0, "a": 2.0}, {"lam": 1.0, "a": 3.0}]
+    t = ablation.seed_table(rows, "lam", ["a"])
+    assert [r["lam"] for r in t] == [0.0, 1.0]
+    assert t[1]["a"] == 2.0 and t[1]["a_std"] == 1.0 and t[1]["n"] == 2
+    fit = ablation.linear_fit([0, 1, 2], [1, 3, 5])
+    assert fit["slope"] == pytest.approx(2.0) and fit["r2"] == pytest.approx(1.0)
+    fit = ablation.linear_fit([0, 1, 2, 3], [0, 1, 0, 1])  # hand: slope 0.2, R² = 0.2
+    assert fit["slope"] == pytest.approx(0.2) and fit["r2"] == pytest.approx(0.2)
+    with pytest.raises(ValueError, match=r"x=\[1.0, 1.0\] is not allowed: must hold at least two"):
+        ablation.linear_fit([1, 1], [0, 1])
+
+
+def test_train_lambda_models_and_metrics():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (64, 4, 4, 1)).astype(np.float32)
+    y = (x.reshape(64, -1).mean(1) > 0.5).astype(np.int32)
+    fit = ablation.train_lambda_models(
+        lambda s: models.make_model("mlp", seed=s, in_features=16, hidden=8, classes=2),
+        (x, y), (x, y), lams=[0.0, 10.0], seeds=[0], epochs=2, batch_size=32, lr=1e-2,
+        extra=[(10.0, 0), (1.0, 1)])
+    assert fit["configs"] == [{"lam": 0.0, "seed": 0}, {"lam": 10.0, "seed": 0},
+                              {"lam": 1.0, "seed": 1}]
+    m = ablation.classifier_metrics(fit["models"][1], x, y, batch_size=20)
+    logits = np.asarray(fit["models"][1](x), np.float64)
+    margin = np.where(y == 1, logits[:, 1] - logits[:, 0], logits[:, 0] - logits[:, 1])
+    assert m["margin_median"] == pytest.approx(np.median(margin), rel=1e-4, abs=1e-6)
+    assert m["snr_median"] == pytest.approx(np.median(np.exp(margin)), rel=1e-4)
+    assert m["accuracy"] == pytest.approx(np.mean(margin > 0))
+    assert len(fit["histories"][0]) == 2
+
+
+def test_train_lambda_models_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"seeds=\[\] is not allowed"):
+        ablation.train_lambda_models(None, None, None, lams=[0.0], seeds=[], epochs=1)
+    with pytest.raises(ValueError, match=r"lams\[0\]=-0.5 is not allowed: must be >= 0"):
+        ablation.train_lambda_models(None, None, None, lams=[-0.5], seeds=[0], epochs=1)
+
+
+def test_lambda_explorer_builds_and_redraws(small_scenes):
+    pytest.importorskip("ipywidgets")
+    import matplotlib
+    matplotlib.use("Agg")
+    box = ablation.lambda_explorer(small_scenes[0].ravel(), lams=[0.0, 1.0], value=10.0)
+    slider = box.children[0]
+    assert [v for _, v in slider.options] == [0.0, 1.0, 10.0] and slider.value == 10.0
+    slider.value = 0.0  # runs the callback: retrains and redraws without error
