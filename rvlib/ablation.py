@@ -27,11 +27,12 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from rvlib import corruptions, metrics, paper, protocol, validate
+from rvlib import batched, corruptions, metrics, paper, protocol, validate
 
 __all__ = [
-    "binary_summary", "paper_lambda_rows", "paper_response", "plot_paper_response",
-    "lambda_explorer", "train_lambda_models", "classifier_metrics", "seed_table",
+    "binary_summary", "paper_lambda_rows", "plot_paper_lambda", "paper_response",
+    "plot_paper_response",
+    "lambda_explorer", "train_lambda_models", "classifier_metrics", "seed_table", "pivot",
     "linear_fit", "paper_protocol_under_corruptions", "PROTOCOL_METHODS",
 ]
 
@@ -123,7 +124,41 @@ def paper_response(image, lam: float, *, levels=paper.NOISE_LEVELS,
             "snr": out[:, 0] / (out[:, 1] + 1e-9)}
 
 
-def plot_paper_response(resp: dict, *, ax=None) -> plt.Figure:
+def plot_paper_lambda(rows: Sequence[dict], *, reference: dict | None = None) -> plt.Figure:
+    """Three panels for :func:`paper_lambda_rows` vs λ (symlog x): what the loss moves
+    (median margin, mean out0), the share of negative control outputs, and the SNR
+    (mean and median, symlog y) with ``reference`` ``{λ: paper's mean SNR}`` as markers.
+    """
+    rows = sorted(rows, key=lambda r: r["lam"])
+    lam = [r["lam"] for r in rows]
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(11.5, 3.3))
+    a.plot(lam, [r["margin_median"] for r in rows], "o-", ms=4, label="margin out0 − out1 (median)")
+    a.plot(lam, [r["out0_mean"] for r in rows], "s-", ms=4, label="out0 (mean)")
+    a.set_ylabel("output")
+    a.legend(fontsize=8)
+    b.plot(lam, [r["frac_control_negative"] for r in rows], "o-", ms=4, color="C2")
+    b.set_ylim(-0.05, 1.05)
+    b.set_ylabel("share of rows with out1 < 0")
+    c.plot(lam, [r["snr_mean"] for r in rows], "o-", ms=4, label="SNR mean (rvlib)")
+    c.plot(lam, [r["snr_median"] for r in rows], "s--", ms=4, label="SNR median (rvlib)")
+    if reference:
+        ref = sorted(reference.items())
+        c.plot([k for k, _ in ref], [v for _, v in ref], "D", color="C3", label="paper (mean)")
+    c.axhline(0.0, color="k", lw=0.8)
+    c.set_yscale("symlog", linthresh=1.0)
+    c.set_ylabel("SNR = out0 / (out1 + 1e-9)")
+    c.legend(fontsize=8)
+    c.margins(y=0.08)
+    for ax in (a, b, c):
+        ax.set_xscale("symlog", linthresh=0.1)
+        ax.set_xlim(-0.02, 1.5 * max(lam) if max(lam) > 0 else 1.0)
+        ax.set_xlabel("λ (symlog axis)")
+    fig.suptitle("paper protocol: per-image MLP, images × Gaussian noise levels")
+    fig.tight_layout()
+    return fig
+
+
+def plot_paper_response(resp: dict) -> plt.Figure:
     """Two panels for :func:`paper_response`: outputs and margin vs σ, and SNR vs σ (symlog)."""
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.0))
     a, b = axes
@@ -136,7 +171,8 @@ def plot_paper_response(resp: dict, *, ax=None) -> plt.Figure:
     a.legend(fontsize=8)
     b.plot(resp["sigma"], resp["snr"], "o-", ms=3, color="C3")
     b.axhline(0.0, color="k", lw=0.8)
-    b.set_yscale("symlog", linthresh=1.0)
+    if np.max(np.abs(resp["snr"])) > 50:  # near-zero control outputs: decades of SNR
+        b.set_yscale("symlog", linthresh=1.0)
     b.set_xlabel("Gaussian noise σ")
     b.set_ylabel("SNR = out0 / (out1 + 1e-9)")
     fig.suptitle(f"paper protocol, one image, λ = {resp['lam']:g}")
@@ -181,10 +217,11 @@ def train_lambda_models(make_model, train, test, *, lams, seeds, epochs: int,
 
     ``make_model(seed) -> nnx.Module``; ``train``/``test``: ``(x, y)`` pairs;
     ``extra``: additional ``(lam, seed)`` pairs to train besides the grid.
-    All models train as one vmapped program (``rvlib.batched.fit_many``) when
-    that module is present, else one ``train.fit`` each.
+    All models train as one vmapped program (``rvlib.batched.fit_many``),
+    each exactly as ``train.fit`` would train it alone.
     Returns ``{"configs": [{"lam", "seed"}...], "models": [nnx.Module...],
-    "histories": [[epoch dicts]...]}`` in grid order (λ-major), extras last.
+    "histories": [[epoch dicts]...], "fit": BatchedFit}`` in grid order
+    (λ-major), extras last.
     """
     lams, seeds = _lams("lams", lams), _seeds("seeds", seeds)
     epochs = validate.positive("epochs", epochs, integer=True)
@@ -197,37 +234,13 @@ def train_lambda_models(make_model, train, test, *, lams, seeds, epochs: int,
         if pair not in pairs:
             pairs.append(pair)
     configs = [{"seed": s, "lr": lr, "lam": lam, "clip": None} for lam, s in pairs]
-    models, histories = _fit(make_model, configs, train, test, epochs, batch_size, progress)
+    # base="ce" is a string: the same for every config, so it is part of the one program.
+    fit = batched.fit_many(make_model, [c | {"base": "ce"} for c in configs], train, test,
+                           loss="margin_loss", epochs=epochs, batch_size=batch_size,
+                           optimizer="adam", progress=progress)
     return {"configs": [{"lam": c["lam"], "seed": c["seed"]} for c in configs],
-            "models": models, "histories": histories}
-
-
-def _fit(make_model, configs, train, test, epochs, batch_size, progress):
-    try:
-        from rvlib import batched
-    except ImportError:  # until rvlib.batched lands: the same training, one model at a time
-        batched = None
-    if batched is not None:
-        fit = batched.fit_many(make_model, configs, train, test, loss=_margin_ce(),
-                               epochs=epochs, batch_size=batch_size, optimizer="adam",
-                               progress=progress)
-        return [fit.model(i) for i in range(len(configs))], list(fit.histories)
-    import optax
-
-    from rvlib import losses, train as tr
-    models, histories = [], []
-    for c in configs:
-        g, st, hist = tr.fit(make_model(c["seed"]), optax.adam(c["lr"]),
-                             losses.get_loss("margin_loss", lam=c["lam"], base="ce"),
-                             train, test, epochs=epochs, batch_size=batch_size, seed=c["seed"],
-                             progress=progress)
-        models.append(tr.to_model(g, st))
-        histories.append(hist)
-    return models, histories
-
-
-def _margin_ce():
-    return "margin_loss"
+            "models": [fit.model(i) for i in range(len(configs))],
+            "histories": list(fit.histories), "fit": fit}
 
 
 def classifier_metrics(model, x, y, *, batch_size: int = 1024) -> dict:
@@ -251,20 +264,23 @@ def _classifier_metrics(logits, y):
             "ece": metrics.ece(logits, y), "nll": metrics.nll(logits, y)}
 
 
-def seed_table(rows: Sequence[dict], by: str, keys: Sequence[str]) -> list[dict]:
-    """Average ``keys`` over rows sharing ``by`` (e.g. seeds of one λ): mean, ``<key>_std``, ``n``.
+def seed_table(rows: Sequence[dict], by, keys: Sequence[str]) -> list[dict]:
+    """Average ``keys`` over rows sharing ``by`` (e.g. the seeds of one λ): mean, ``<key>_std``, ``n``.
 
-    Rows come out sorted by ``by``; std is the population std (0 for one seed).
+    ``by``: one key or a tuple of keys (e.g. ``("model", "corruption",
+    "severity")``); rows come out sorted by it; std is the population std
+    (0 for one seed).
     """
     if not rows:
         validate._fail("rows", list(rows), "must contain at least one row")
+    by = (by,) if isinstance(by, str) else tuple(by)
     groups: dict = {}
     for r in rows:
-        groups.setdefault(r[by], []).append(r)
+        groups.setdefault(tuple(r[k] for k in by), []).append(r)
     out = []
     for g in sorted(groups):
         rs = groups[g]
-        row = {by: g, "n": len(rs)}
+        row = dict(zip(by, g)) | {"n": len(rs)}
         for k in keys:
             v = np.asarray([r[k] for r in rs], np.float64)
             row[k], row[f"{k}_std"] = float(v.mean()), float(v.std())
@@ -272,11 +288,28 @@ def seed_table(rows: Sequence[dict], by: str, keys: Sequence[str]) -> list[dict]
     return out
 
 
+def pivot(rows: Sequence[dict], index: Sequence[str], column: str, value: str,
+          fmt=lambda c: f"{c:g}") -> list[dict]:
+    """Wide table for printing: one row per ``index`` tuple, one column per ``column`` value.
+
+    E.g. accuracy per (model, corruption) with severities as columns; column
+    names are ``fmt(column value)``; rows keep first-seen order.
+    """
+    out: dict = {}
+    for r in rows:
+        key = tuple(r[k] for k in index)
+        out.setdefault(key, dict(zip(index, key)))[fmt(r[column])] = r[value]
+    return list(out.values())
+
+
 def linear_fit(x, y) -> dict:
     """Least-squares line ``y ≈ slope·x + intercept`` and its R² (float64).
 
-    R² = 1 − SS_res / SS_tot; NaN when ``y`` is constant.  Needs ≥ 2 points
-    and two distinct x values.
+    R² = 1 − SS_res / SS_tot; NaN when ``y`` is constant.  ``top_point_share``:
+    the share of SS_tot = Σ(y − ȳ)² carried by the single point farthest from
+    ȳ; near 1 means one point makes the fit (e.g. values spanning decades),
+    so a high R² says little about the shape.  Needs ≥ 2 points and two
+    distinct x values.
     """
     x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
     if x.shape != y.shape:
@@ -289,7 +322,9 @@ def linear_fit(x, y) -> dict:
     ss_res = float(np.sum((y - (slope * x + intercept)) ** 2))
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else math.nan
-    return {"slope": float(slope), "intercept": float(intercept), "r2": r2, "n": int(x.size)}
+    top = float(np.max((y - y.mean()) ** 2)) / ss_tot if ss_tot > 0 else math.nan
+    return {"slope": float(slope), "intercept": float(intercept), "r2": r2,
+            "top_point_share": top, "n": int(x.size)}
 
 
 # ----------------------------------------------------------------------------- corruptions
@@ -306,7 +341,9 @@ def paper_protocol_under_corruptions(images, *, methods: Sequence[str] = tuple(P
     images).  ``methods``: keys of :data:`PROTOCOL_METHODS` (Hebbian crossbars
     with the paper's η = 0.2 × 30, MLPs with the paper's λ).  Every
     (corruption, severity) pair gets its own key from ``key(noise_seed)``
-    (``corruptions.corrupt_grid``); all methods see the same corrupted images.
+    (``corruptions.corrupt_grid(key(noise_seed), images, corruption_names,
+    severities)``: the same call gives the same images); all methods see the
+    same corrupted images.
     One row per (method, corruption, severity): :func:`binary_summary` plus
     ``degradation`` (accuracy on the clean image − accuracy).
     """
@@ -321,16 +358,20 @@ def paper_protocol_under_corruptions(images, *, methods: Sequence[str] = tuple(P
     imgs = jnp.asarray(images, jnp.float32)
     n = imgs.shape[0]
     x = imgs.reshape(n, -1)
-    grid = corruptions.corrupt_grid(jax.random.key(noise_seed), imgs, names,
-                                    sev + [0.0])             # {name: f32[S+1, n, h, w, c]}
-    xe = jnp.stack([grid[c].reshape(len(sev) + 1, n, -1) for c in names])  # f32[C, S+1, n, d]
-    xe = xe.reshape(-1, n, x.shape[1]).swapaxes(0, 1)        # f32[n, C·(S+1), d]
+    # Severity 0 returns the image bit for bit; add it only if missing, so a caller
+    # that corrupt_grid-s the same images with the same key and severities gets
+    # exactly these inputs (and reuses the compiled grid).
+    run_sev = sev if 0.0 in sev else sev + [0.0]
+    clean_idx = run_sev.index(0.0)
+    grid = corruptions.corrupt_grid(jax.random.key(noise_seed), imgs, names, run_sev)
+    xe = jnp.stack([grid[c].reshape(len(run_sev), n, -1) for c in names])  # f32[C, S, n, d]
+    xe = xe.reshape(-1, n, x.shape[1]).swapaxes(0, 1)                      # f32[n, C·S, d]
     outs = {m: _protocol_outputs(m, x, xe, seed) for m in methods}
     rows = []
     for m in methods:
-        o = outs[m].reshape(n, len(names), len(sev) + 1, 2)
+        o = outs[m].reshape(n, len(names), len(run_sev), 2)
         for j, c in enumerate(names):
-            clean_acc = binary_summary(o[:, j, -1])["accuracy"]
+            clean_acc = binary_summary(o[:, j, clean_idx])["accuracy"]
             for k, s in enumerate(sev):
                 r = binary_summary(o[:, j, k])
                 rows.append({"method": m, "corruption": c, "severity": s} | r

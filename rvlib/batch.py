@@ -40,8 +40,10 @@ import math
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,7 +126,8 @@ def declared_parameters(path) -> dict[str, Param]:
 
     Parsed from the cell with ``ast`` (exact for multi-line literals and ``=`` in
     comments, which papermill's line regex drops), completed by
-    ``papermill.inspect_notebook`` for cells that are not plain Python.  The type is the annotation if any (``lam: float = 1``), else the type of the
+    ``papermill.inspect_notebook`` for cells that are not plain Python.  The
+    type is the annotation if any (``lam: float = 1``), else the type of the
     literal default; ``None`` defaults accept any literal.
     """
     import papermill
@@ -225,7 +228,10 @@ def parse_grid(args) -> dict[str, list[str]]:
 
 
 def parse_fixed(args) -> dict[str, str]:
-    """CLI ``--set`` words ``["quick=True", "clip=[0,1]"]`` -> ``{"quick": "True", ...}`` (no split)."""
+    """CLI ``--set`` words ``["quick=True", "clip=[0,1]"]`` -> ``{"quick": "True", ...}``.
+
+    Values are not split at commas: ``--set clip=0,1`` is one value.
+    """
     fixed = {}
     for arg in args:
         name, value = _name_value(arg, "--set")
@@ -244,11 +250,11 @@ def coerce(param: Param, value):
     Raises ``ValueError`` naming the parameter, the value and the expected type.
     Tuples become lists (papermill injects lists, not tuples).
     """
-    t = param.type
+    t, given = param.type, value
 
     def fail():
         tname = "a literal" if t is _ANY else f"{'an' if t is int else 'a'} {t.__name__}"
-        raise ValueError(f"{param.name}={value!r} is not allowed: must be {tname} "
+        raise ValueError(f"{param.name}={given!r} is not allowed: must be {tname} "
                          f"(its default is {param.source})")
 
     if t is _ANY:
@@ -333,7 +339,7 @@ def run_name(point: dict) -> str:
     return name
 
 
-def _as_values(name, values) -> list:
+def _as_values(values) -> list:
     if isinstance(values, str):
         return split_values(values)
     if isinstance(values, (list, tuple)):
@@ -374,7 +380,7 @@ def plan(notebook, grid: dict, *, fixed: dict | None = None, root=None) -> list[
 
     axes = {}
     for key, values in grid.items():
-        vals = [coerce(declared[key], v) for v in _as_values(key, values)]
+        vals = [coerce(declared[key], v) for v in _as_values(values)]
         if not vals:
             raise ValueError(f"{key}=[] is not allowed: give at least one value")
         seen = []
@@ -421,8 +427,10 @@ def finished(spec: RunSpec, notebook: str) -> tuple[bool, str]:
         return False, "executed notebook unreadable"
     want, ran = _normal(spec.params), _normal(ran)
     if ran != want:
-        diff = ", ".join(f"{k}: {ran.get(k)!r} -> {want.get(k)!r}"
-                         for k in sorted(set(want) | set(ran)) if ran.get(k) != want.get(k))
+        def show(d, k):
+            return repr(d[k]) if k in d else "default"
+        diff = ", ".join(f"{k}: {show(ran, k)} -> {show(want, k)}"
+                         for k in sorted(set(want) | set(ran)) if show(ran, k) != show(want, k))
         return False, f"parameters changed ({diff})"
     return True, ""
 
@@ -513,7 +521,9 @@ def run_sweep(notebook, grid: dict, *, fixed: dict | None = None, root=None,
             report.skipped.append(spec.name)
             say(f"skip {spec.name} (finished)")
         else:
-            if why not in ("new",):
+            if (spec.folder / f"{name}.failed.ipynb").exists():
+                why = "failed before"
+            if why != "new":
                 say(f"rerun {spec.name}: {why}")
             todo.append(spec)
 
@@ -597,7 +607,7 @@ def collect(notebook, *, root=None, metric_keys=None, log: Callable = print) -> 
     for folder in sorted(p for p in base.glob("*") if p.is_dir()) if base.is_dir() else []:
         res = folder / "results.json"
         if not (results.is_done(folder) and _executed(folder, name).is_file() and res.is_file()):
-            unfinished += folder.name != "default"
+            unfinished += folder.name not in ("default", "quick")   # make run / CI's own runs
             continue
         ran = json.loads(_executed(folder, name).read_text(encoding="utf-8"))
         params = dict(ran.get("metadata", {}).get("papermill", {}).get("parameters", {}))
@@ -629,7 +639,10 @@ def collect(notebook, *, root=None, metric_keys=None, log: Callable = print) -> 
     swept = [k for k in params_keys if _distinct(rows, k) > 1]
     others = [k for k in swept if k != SEED]
     x = max(others, key=lambda k: _distinct(rows, k)) if others else (swept[0] if swept else None)
-    ys = metric_keys or [k for k in metric_cols if _distinct(rows, k) > 1] or metric_cols
+    echoes = {f"metrics.{k}" for k in params_keys
+              if all(r.get(f"metrics.{k}") == r.get(k) for r in rows)}   # a notebook echoing its params
+    ys = metric_keys or [k for k in metric_cols if _distinct(rows, k) > 1 and k not in echoes] \
+        or metric_cols
     if x is None or not ys:
         log(f"collect {name}: no summary figure (nothing swept or no numeric metric)")
         return rows
@@ -726,6 +739,10 @@ _SYMBOLS = {"lam": "λ", "eta": "η", "sigma": "σ"}
 
 # --------------------------------------------------------------------------- CLI
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m rvlib.batch",
@@ -744,10 +761,13 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1)")
     ap.add_argument("--metric", action="append", default=None, metavar="KEY",
                     help="metric(s) to plot (default: every numeric metric that varies)")
-    ap.add_argument("--kernel", default="python3")
+    ap.add_argument("--kernel", default="python3", help="Jupyter kernel (default python3)")
     ap.add_argument("--timeout", type=float, default=None, help="seconds per cell")
-    ap.add_argument("--no-progress", action="store_true")
-    a = ap.parse_args(argv)
+    ap.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    a = ap.parse_intermixed_args(argv)   # grid words may follow --set
+    if threading.current_thread() is threading.main_thread():
+        # `kill` (SIGTERM) unwinds like Ctrl-C: temp files removed, kernels shut down
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         if a.collect_only:
             if a.grid or a.fixed:
@@ -763,6 +783,10 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished runs are kept; rerun the same command to resume",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ meant for image noise, not for general-purpose sampling.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 
 import jax
@@ -57,6 +58,7 @@ def _bits(key: jax.Array, size: int, group: int = 1) -> jax.Array:
     shared by its ``c`` channels.  Callers work on flat arrays on purpose: a
     1-D elementwise fusion vectorises on CPU, while broadcasting a per-pixel
     draw across a trailing axis of 3 channels ran several times slower.
+    The index wraps after 2**32 elements per call, far beyond a batch.
     """
     seeds = jax.random.bits(key, (2,), jnp.uint32)
     index = lax.iota(jnp.uint32, size)
@@ -71,11 +73,33 @@ def _uniform(key: jax.Array, size: int, group: int = 1) -> jax.Array:
     return ((_bits(key, size, group) >> 9).astype(jnp.float32) + 0.5) * (2.0 ** -23)
 
 
+def _cos_turns(f: jax.Array) -> jax.Array:
+    """cos(2 pi f) to ~1e-6 by a polynomial (jnp.cos on CPU cost more than the rest)."""
+    a = jnp.abs(f - jnp.round(f))             # [0, 0.5] by symmetry and period
+    flip = a > 0.25                           # cos(2 pi a) = -cos(2 pi (0.5 - a))
+    a = jnp.where(flip, 0.5 - a, a)
+    y = (2 * math.pi * a) ** 2                # <= (pi / 2)^2: Taylor to x^12 is enough
+    c = 1 + y * (-1 / 2 + y * (1 / 24 + y * (-1 / 720 + y * (
+        1 / 40320 + y * (-1 / 3628800 + y * (1 / 479001600))))))
+    return jnp.where(flip, -c, c)
+
+
 def _normal(key: jax.Array, size: int) -> jax.Array:
-    """f32[size] standard normal by inverse CDF; |z| <= 5.3 by construction."""
-    # v = 2u - 1 computed exactly from the bits: symmetric about 0, never +-1.
-    v = ((_bits(key, size) >> 9).astype(jnp.float32) + (0.5 - 2.0 ** 22)) * (2.0 ** -22)
-    return jnp.sqrt(jnp.float32(2.0)) * lax.erf_inv(v)
+    """f32[size] standard normal by Box-Muller; |z| <= 5.8 by construction.
+
+    One log and one sqrt per *pair* of outputs and a polynomial cosine: on
+    CPU ``gaussian`` ran ~3x faster than with the inverse CDF (``erf_inv``).
+    """
+    half = (size + 1) // 2
+    key_r, key_t = jax.random.split(key)
+    # Materialise the radius: fused into the consumer, XLA would redo the log
+    # for both outputs of a pair.
+    r = lax.optimization_barrier(jnp.sqrt(-2.0 * jnp.log(_uniform(key_r, half))))
+    turns = _uniform(key_t, half)
+    # Row 0 holds r cos(theta), row 1 r sin(theta) = r cos(theta - pi/2); the
+    # (2, half) layout keeps the broadcast of r on the outer, vectorisable axis.
+    row = lax.broadcasted_iota(jnp.float32, (2, half), 0)
+    return (r * _cos_turns(turns - 0.25 * row)).reshape(-1)[:size]
 
 
 def _keep_at_zero(severity: jax.Array, images: jax.Array, out: jax.Array) -> jax.Array:

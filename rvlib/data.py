@@ -312,7 +312,8 @@ def load_tfds(name: str, split: str = "train", *, data_dir=None, limit=None,
 
     try:
         source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
-    except (NotImplementedError, FileNotFoundError, AssertionError, ValueError) as err:
+    # tfds 4.9 raises KeyError ('splits is empty') for a dataset never generated in data_dir
+    except (NotImplementedError, FileNotFoundError, AssertionError, ValueError, KeyError) as err:
         raise ValueError(_tfds_missing_message(name, split, data_dir, err)) from err
     n = len(source) if limit is None else min(limit, len(source))
     examples = _read_source(source, n)

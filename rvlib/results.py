@@ -19,6 +19,8 @@ import numpy as np
 import rvlib
 
 DONE = "DONE"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def atomic_write_text(path, text: str) -> Path:
@@ -27,6 +29,7 @@ def atomic_write_text(path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)          # mkstemp makes 0600; results are for sharing
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()

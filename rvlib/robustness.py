@@ -316,7 +316,8 @@ def evaluate_stacked(graphdef: nnx.GraphDef, stacked_state, names: Sequence[str]
         validate._fail("stacked_state", type(stacked_state).__name__, "holds no arrays")
     k = leaves[0].shape[0] if leaves[0].ndim else 0
     if any(a.ndim == 0 or a.shape[0] != k for a in leaves):
-        validate._fail("stacked_state", "leading axes " + str(sorted({a.shape[:1] for a in leaves})),
+        axes = sorted({a.shape[:1] for a in leaves})
+        validate._fail("stacked_state", f"leading axes {axes}",
                        "must be stacked: every leaf needs the same leading (model) axis")
     names = [names] if isinstance(names, str) else list(names)
     if len(names) != k:
@@ -340,5 +341,6 @@ def at_severity(rows: Sequence[dict], corruption: str, severity: float) -> dict[
         if corruption not in have_c:
             validate.choice("corruption", corruption, have_c)
         have_s = sorted(s for c, s in pairs if c == corruption)
-        validate._fail("severity", severity, "must be one of " + ", ".join(f"{s:g}" for s in have_s))
+        validate._fail("severity", severity,
+                       "must be one of " + ", ".join(f"{s:g}" for s in have_s))
     return found

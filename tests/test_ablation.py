@@ -85,8 +85,14 @@ def test_seed_table_and_linear_fit():
     t = ablation.seed_table(rows, "lam", ["a"])
     assert [r["lam"] for r in t] == [0.0, 1.0]
     assert t[1]["a"] == 2.0 and t[1]["a_std"] == 1.0 and t[1]["n"] == 2
+    t2 = ablation.seed_table(rows + [{"lam": 1.0, "a": 5.0}], ("lam",), ["a"])
+    assert t2[1]["a"] == 3.0 and t2[1]["n"] == 3
+    wide = ablation.pivot([{"m": "x", "s": 0.0, "v": 1}, {"m": "x", "s": 0.5, "v": 2},
+                           {"m": "y", "s": 0.0, "v": 3}], ["m"], "s", "v")
+    assert wide == [{"m": "x", "0": 1, "0.5": 2}, {"m": "y", "0": 3}]
     fit = ablation.linear_fit([0, 1, 2], [1, 3, 5])
     assert fit["slope"] == pytest.approx(2.0) and fit["r2"] == pytest.approx(1.0)
+    assert fit["top_point_share"] == pytest.approx(0.5)  # deviations 4, 0, 4 of SS_tot 8
     fit = ablation.linear_fit([0, 1, 2, 3], [0, 1, 0, 1])  # hand: slope 0.2, R² = 0.2
     assert fit["slope"] == pytest.approx(0.2) and fit["r2"] == pytest.approx(0.2)
     with pytest.raises(ValueError, match=r"x=\[1.0, 1.0\] is not allowed: must hold at least two"):
@@ -127,3 +133,20 @@ def test_lambda_explorer_builds_and_redraws(small_scenes):
     slider = box.children[0]
     assert [v for _, v in slider.options] == [0.0, 1.0, 10.0] and slider.value == 10.0
     slider.value = 0.0  # runs the callback: retrains and redraws without error
+
+
+def test_train_lambda_models_is_cross_entropy_plus_margin():
+    """The batched models equal train.fit with margin_loss(base="ce") (not the paper's MSE base)."""
+    import optax
+
+    from rvlib import losses, train
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 1, (48, 4, 4, 1)).astype(np.float32)
+    y = rng.integers(0, 3, 48).astype(np.int32)
+    make = lambda s: models.make_model("mlp", seed=s, in_features=16, hidden=8, classes=3)  # noqa
+    fit = ablation.train_lambda_models(make, (x, y), None, lams=[5.0], seeds=[2], epochs=2,
+                                       batch_size=16, lr=1e-2)
+    g, st, _ = train.fit(make(2), optax.adam(1e-2), losses.get_loss("margin_loss", lam=5.0,
+                         base="ce"), (x, y), epochs=2, batch_size=16, seed=2, progress=False)
+    np.testing.assert_allclose(fit["models"][0](x), train.predict(g, st, x), rtol=1e-4, atol=1e-5)

@@ -50,3 +50,8 @@ def test_save_run_and_done_marker(tmp_path):
     assert not results.is_done(tmp_path)
     results.mark_done(tmp_path)
     assert results.is_done(tmp_path)
+
+
+def test_written_files_are_not_private(tmp_path):
+    p = results.atomic_write_text(tmp_path / "a.txt", "x")
+    assert p.stat().st_mode & 0o044 == 0o044 & ~results._UMASK

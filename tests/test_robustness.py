@@ -122,8 +122,9 @@ def test_deterministic_and_chunking_invariant(rows, data):
 def test_copies_and_other_architectures_see_identical_inputs(rows, data):
     x, y = data
     x8 = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))  # 8x8 so the CNN fits
-    mixed = robustness.evaluate_robustness({"a": mlp(0, 64), "copy": mlp(0, 64), "cnn": cnn(0)}, x8, y,
-                                           corruptions=NAMES, severities=SEV, batch_size=7)
+    trio = {"a": mlp(0, 64), "copy": mlp(0, 64), "cnn": cnn(0)}
+    mixed = robustness.evaluate_robustness(trio, x8, y, corruptions=NAMES, severities=SEV,
+                                           batch_size=7)
     alone = robustness.evaluate_robustness({"cnn": cnn(0)}, x8, y, corruptions=NAMES,
                                            severities=SEV, batch_size=7)
     got = by_key(mixed)

@@ -1,0 +1,92 @@
+"""Shared helpers for the benchmark scripts (import as ``from _common import ...``).
+
+* :func:`device_line` -- one line naming the JAX backend, devices and host.
+* :func:`timeit` -- best and median wall time of a call, results blocked on.
+* :func:`matmul_peak_gflops` -- measured f32 matmul GFLOP/s (the practical peak).
+* :func:`print_table` -- a fixed-width text table from a list of dicts.
+
+Every timing calls ``jax.block_until_ready`` on the results: JAX dispatches
+asynchronously, so without it a timer measures the dispatch, not the work.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout too
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+__all__ = ["device_line", "timeit", "matmul_peak_gflops", "print_table"]
+
+
+def device_line() -> str:
+    """E.g. ``device: cpu x1 (TFRT_CPU_0) | host 2 cores, Linux x86_64 | jax 0.10.2``."""
+    devices = jax.local_devices()
+    kinds = sorted({getattr(d, "device_kind", d.platform) for d in devices})
+    return (f"device: {jax.default_backend()} x{len(devices)} ({', '.join(kinds)}) | "
+            f"host {os.cpu_count()} cores, {platform.system()} {platform.machine()} | "
+            f"jax {jax.__version__}")
+
+
+def timeit(fn: Callable, *args, repeats: int = 5, warmup: int = 1) -> dict:
+    """Call ``fn(*args)`` ``warmup`` times untimed, then ``repeats`` times timed.
+
+    Returns ``{"best": s, "median": s}`` in seconds.  Report the best on a
+    shared machine (the least disturbed run), the median as a sanity check.
+    """
+    for _ in range(warmup):
+        jax.block_until_ready(fn(*args))
+    times = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - t0)
+    return {"best": min(times), "median": statistics.median(times)}
+
+
+def matmul_peak_gflops(n: int = 1024, repeats: int = 5) -> float:
+    """GFLOP/s of a jitted f32 ``n x n`` matmul on the default device (2 n^3 flops)."""
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+    mm = jax.jit(jnp.matmul)
+    t = timeit(mm, a, b, repeats=repeats, warmup=1)["best"]
+    return 2.0 * n ** 3 / t / 1e9
+
+
+def _fmt(v) -> str:
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if v != v:
+            return "-"
+        a = abs(v)
+        if a == 0 or 1e-3 <= a < 1e6:
+            return f"{v:.4g}" if a < 1e4 else f"{v:,.0f}"
+        return f"{v:.2e}"
+    return str(v)
+
+
+def print_table(rows: Sequence[dict], cols: Sequence[str]) -> None:
+    """Print ``rows`` (dicts) as a text table with columns ``cols`` (missing cells: ``-``).
+
+    Floats get 4 significant digits (thousands separators above 1e4, exponent
+    below 1e-3); NaN prints as ``-``.
+    """
+    cells = [[_fmt(r.get(c, float("nan"))) for c in cols] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
+    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths))
+    print(line)
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        # text left, numbers right: the first column is usually a label
+        print("  ".join(v.ljust(w) if i == 0 else v.rjust(w)
+                        for i, (v, w) in enumerate(zip(row, widths))))
