@@ -27,11 +27,17 @@ __all__ = ["device_line", "timeit", "matmul_peak_gflops", "print_table"]
 
 
 def device_line() -> str:
-    """E.g. ``device: cpu x1 (TFRT_CPU_0) | host 2 cores, Linux x86_64 | jax 0.10.2``."""
+    """E.g. ``device: cpu x1 (cpu) | host 2 cores, Linux x86_64, load 0.4 | jax 0.10.2``.
+
+    ``load`` is the host's 1-minute load average at the call: on a shared
+    machine, a load near or above the core count means other processes were
+    competing for the CPU and timings are pessimistic.
+    """
     devices = jax.local_devices()
     kinds = sorted({getattr(d, "device_kind", d.platform) for d in devices})
+    load = f", load {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
     return (f"device: {jax.default_backend()} x{len(devices)} ({', '.join(kinds)}) | "
-            f"host {os.cpu_count()} cores, {platform.system()} {platform.machine()} | "
+            f"host {os.cpu_count()} cores, {platform.system()} {platform.machine()}{load} | "
             f"jax {jax.__version__}")
 
 
@@ -81,12 +87,12 @@ def print_table(rows: Sequence[dict], cols: Sequence[str]) -> None:
     Floats get 4 significant digits (thousands separators above 1e4, exponent
     below 1e-3); NaN prints as ``-``.
     """
-    cells = [[_fmt(r.get(c, float("nan"))) for c in cols] for r in rows]
+    raw = [[r.get(c, float("nan")) for c in cols] for r in rows]
+    cells = [[_fmt(v) for v in row] for row in raw]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
-    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths))
-    print(line)
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip())
     print("  ".join("-" * w for w in widths))
-    for row in cells:
-        # text left, numbers right: the first column is usually a label
-        print("  ".join(v.ljust(w) if i == 0 else v.rjust(w)
-                        for i, (v, w) in enumerate(zip(row, widths))))
+    for values, row in zip(raw, cells):
+        # numbers right-aligned (digits line up), text left-aligned
+        print("  ".join(v.rjust(w) if isinstance(x, (int, float)) and not isinstance(x, bool)
+                        else v.ljust(w) for x, v, w in zip(values, row, widths)).rstrip())

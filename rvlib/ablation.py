@@ -15,12 +15,16 @@ Three pieces:
 * The paper protocol's per-image models under all four corruptions
   (:func:`paper_protocol_under_corruptions`); the protocol itself only
   evaluates Gaussian noise.
+
+:func:`margin_setup` (02) and :func:`robustness_setup` (05) validate a notebook's
+parameters and apply ``quick`` before anything is computed.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from functools import partial
+from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
@@ -33,7 +37,8 @@ __all__ = [
     "binary_summary", "paper_lambda_rows", "plot_paper_lambda", "paper_response",
     "plot_paper_response",
     "lambda_explorer", "train_lambda_models", "classifier_metrics", "seed_table", "pivot",
-    "linear_fit", "paper_protocol_under_corruptions", "PROTOCOL_METHODS",
+    "linear_fit", "half_noise_summary", "paper_protocol_under_corruptions", "PROTOCOL_METHODS",
+    "margin_setup", "robustness_setup",
 ]
 
 # Method keys of the paper protocol (protocol.METHOD_LABELS) -> how to build them.
@@ -327,6 +332,28 @@ def linear_fit(x, y) -> dict:
             "top_point_share": top, "n": int(x.size)}
 
 
+def half_noise_summary(base: dict, marg: dict, *, lam_margin: float) -> dict:
+    """The paper's σ = 0.5 checkpoint: baseline vs margin model next to the paper's accuracies.
+
+    ``base`` / ``marg``: the two models' :func:`seed_table` rows at Gaussian
+    severity 0.5 (accuracy, accuracy_std, degradation, margin_median).
+    Returns a flat dict with both models' numbers, the paper's
+    (``paper.ACCURACY_AT_HALF``) and the two checklist items
+    (``paper.CHECKLIST[2]``: margin model keeps > 85%, ``[3]``: baseline < 70%).
+    """
+    thr_m, thr_b = paper.CHECKLIST[2][3], paper.CHECKLIST[3][3]
+    return {"lam_margin": lam_margin, "baseline_accuracy": base["accuracy"],
+            "baseline_accuracy_std": base["accuracy_std"],
+            "margin_accuracy": marg["accuracy"], "margin_accuracy_std": marg["accuracy_std"],
+            "baseline_degradation": base["degradation"], "margin_degradation": marg["degradation"],
+            "baseline_margin_median": base["margin_median"],
+            "margin_margin_median": marg["margin_median"],
+            "paper_baseline_accuracy": paper.ACCURACY_AT_HALF["mlp_standard"],
+            "paper_margin_accuracy": paper.ACCURACY_AT_HALF["mlp_margin10"],
+            "checklist_margin_keeps_85": bool(marg["accuracy"] > thr_m),
+            "checklist_baseline_below_70": bool(base["accuracy"] < thr_b)}
+
+
 # ----------------------------------------------------------------------------- corruptions
 
 def paper_protocol_under_corruptions(images, *, methods: Sequence[str] = tuple(PROTOCOL_METHODS),
@@ -400,3 +427,76 @@ def _mlp_outputs(x, xe, lam, seed):
         return protocol.lowrank_forward(q, p["w1"], xi, xei)
 
     return jax.vmap(per_image)(p0, x, xe)
+
+
+# ----------------------------------------------------------------------------- notebook setup
+# One function per notebook: every parameter through rvlib.validate (papermill passes `-p lam 10`
+# as an int, so λ comes back as a float), `quick` applied, nothing computed. Each returns a
+# namespace of the values the notebook uses plus `params`, the dict it hands to `nb.start_run`.
+
+def _sorted_lams(name: str, values, *also: float) -> list[float]:
+    """``values`` (a bare number: a list of one) as sorted distinct floats, with ``also`` added."""
+    values = [values] if isinstance(values, (int, float)) else list(values)
+    return sorted({validate.non_negative(f"{name}[{i}]", v) for i, v in enumerate(values)}
+                  | set(also))
+
+
+def _training(seeds, epochs, lr, batch_size, hidden) -> dict:
+    return dict(seeds=_seeds("seeds", seeds),
+                epochs=validate.positive("epochs", epochs, integer=True),
+                lr=validate.positive("lr", lr),
+                batch_size=validate.positive("batch_size", batch_size, integer=True),
+                hidden=validate.positive("hidden", hidden, integer=True))
+
+
+def margin_setup(*, seed, quick, run_name, lam, lams_paper, lams_controlled, seeds, epochs, lr,
+                 batch_size, hidden, n_images) -> SimpleNamespace:
+    """Notebook 02's parameters, validated, with ``quick`` applied.
+
+    ``lam`` is added to both λ lists (sorted, no repeats), so its model is
+    always part of the sweeps.  ``quick`` trains one seed (``seed``) for at
+    most 20 epochs.  Returns the validated values as attributes plus
+    ``params`` for ``nb.start_run``.
+    """
+    quick = bool(validate.choice("quick", quick, (True, False)))
+    seed = validate.non_negative("seed", seed, integer=True)
+    lam = validate.non_negative("lam", lam)
+    lams_paper = _sorted_lams("lams_paper", lams_paper, lam)
+    lams_controlled = _sorted_lams("lams_controlled", lams_controlled, lam)
+    train = _training(seeds, epochs, lr, batch_size, hidden)
+    n_images = validate.positive("n_images", n_images, integer=True)
+    if quick:  # one seed, a short schedule: same code path, minutes -> seconds
+        train["seeds"], train["epochs"] = [seed], min(train["epochs"], 20)
+    params = dict(seed=seed, quick=quick, run_name=run_name, lam=lam, lams_paper=lams_paper,
+                  lams_controlled=lams_controlled, **train, n_images=n_images)
+    return SimpleNamespace(**params, params=params)
+
+
+def robustness_setup(*, seed, quick, run_name, lams, lam_margin, seeds, epochs, lr, batch_size,
+                     hidden, severities, n_scenes) -> SimpleNamespace:
+    """Notebook 05's parameters, validated, with ``quick`` applied.
+
+    ``lams`` (sorted, no repeats) must hold 0 (the cross-entropy baseline) and
+    ``lam_margin > 0`` (the margin model); ``severities`` must hold 0.0
+    (clean) and 0.5 (the paper's checkpoint).  ``quick`` keeps the first
+    seed, at most 15 epochs and 10 depth scenes.  Returns the validated
+    values as attributes plus ``params`` for ``nb.start_run``.
+    """
+    quick = bool(validate.choice("quick", quick, (True, False)))
+    seed = validate.non_negative("seed", seed, integer=True)
+    lams = _sorted_lams("lams", lams)
+    lam_margin = validate.non_negative("lam_margin", lam_margin)
+    if 0.0 not in lams or lam_margin not in lams or lam_margin == 0.0:
+        validate._fail("lams", lams,
+                       f"must contain 0 (the baseline) and lam_margin={lam_margin} > 0")
+    train = _training(seeds, epochs, lr, batch_size, hidden)
+    n_scenes = validate.positive("n_scenes", n_scenes, integer=True)
+    severities = validate.severities("severities", severities)
+    if 0.0 not in severities or 0.5 not in severities:
+        validate._fail("severities", severities, "must contain 0.0 (clean) and 0.5")
+    if quick:  # one seed, a shorter schedule, fewer scenes: same code path
+        train["seeds"], train["epochs"] = train["seeds"][:1], min(train["epochs"], 15)
+        n_scenes = min(n_scenes, 10)
+    params = dict(seed=seed, quick=quick, run_name=run_name, lams=lams, lam_margin=lam_margin,
+                  **train, severities=severities, n_scenes=n_scenes)
+    return SimpleNamespace(**params, params=params)

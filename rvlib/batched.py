@@ -16,7 +16,10 @@ Model ``i`` is trained exactly as ``train.fit`` would train it alone::
 summation order.  How: the K train states are stacked on a leading axis and
 one ``jax.vmap``-ed step updates them all; ``lax.scan`` runs the steps of an
 epoch inside one jitted call (one dispatch per epoch, no host sync per step).
-What differs between models is data, not program:
+On CPU, conv models use the ``"loop"`` engine instead (see :data:`ENGINES`
+and :func:`_auto_engine`: XLA:CPU is slow at vmapped and in-loop conv
+gradients), which still compiles one step for all K models.  What differs
+between models is data, not program:
 
 * ``lr`` lives in the optimiser state (``optax.inject_hyperparams``), so it
   is a per-model array;
@@ -27,6 +30,7 @@ What differs between models is data, not program:
 * ``seed`` picks the initialisation (``make_model(seed)``) and the data
   order: each model gathers its own batch from the shared training set.
 
+Not covered (use ``train.fit``): EMA weights, mixup, data parallelism.
 String hyperparameters (``base="mse"``) and the architecture must be the
 same for all configs: they change the program, so they are rejected with a
 message saying which config differs.
@@ -49,23 +53,45 @@ from tqdm.auto import tqdm
 
 from rvlib import losses, train, validate
 
-__all__ = ["fit_many", "BatchedFit", "OPTIMIZERS", "stack", "unstack"]
+__all__ = ["fit_many", "BatchedFit", "OPTIMIZERS", "ENGINES", "stack", "unstack"]
 
 OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     "adam": optax.adam, "sgd": optax.sgd, "adamw": optax.adamw, "rmsprop": optax.rmsprop,
 }
+ENGINES = ("scan", "step", "loop")
+"""How the K models are stepped; every engine gives the same numbers (to float order).
+
+* ``"scan"``: vmap over models + ``lax.scan`` over an epoch's steps: one
+  dispatch per epoch (the default; the fast path on GPU and for dense models);
+* ``"step"``: vmap over models, one jitted call per step;
+* ``"loop"``: one jitted single-model step (hyperparameters traced, so one
+  compile) applied to each model in turn, one call per model and step.
+"""
 _BASE_KEYS = ("seed", "lr", "clip")
 _DEFAULTS = dict(seed=0, lr=1e-3, clip=None)
 
 
-def stack(trees: Sequence) -> Any:
-    """Stack pytrees of equal structure: [tree(leaf[...])] -> tree(leaf[K, ...])."""
+@jax.jit
+def _stack(trees):
     return jax.tree.map(lambda *a: jnp.stack(a), *trees)
+
+
+@jax.jit
+def _unstack(tree, i):
+    return jax.tree.map(lambda a: a[i], tree)
+
+
+def stack(trees: Sequence) -> Any:
+    """Stack pytrees of equal structure: [tree(leaf[...])] -> tree(leaf[K, ...]).
+
+    Jitted as a whole, so a state with many leaves costs one compile, not one per leaf.
+    """
+    return _stack(list(trees))
 
 
 def unstack(tree, i: int) -> Any:
     """Model ``i`` of a stacked pytree: tree(leaf[K, ...]) -> tree(leaf[...])."""
-    return jax.tree.map(lambda a: a[i], tree)
+    return _unstack(tree, i)
 
 
 @dataclasses.dataclass
@@ -75,12 +101,14 @@ class BatchedFit:
     ``configs``: the validated configs, defaults filled in; ``graphdef``: the
     shared model structure; ``states``: a :class:`rvlib.train.TrainState`
     whose leaves have a leading model axis ``K``; ``histories``: per model,
-    one dict per epoch with the keys of ``train.fit``'s history.
+    one dict per epoch with the keys of ``train.fit``'s history; ``engine``:
+    the :data:`ENGINES` entry that ran.
     """
     configs: list[dict]
     graphdef: nnx.GraphDef
     states: train.TrainState
     histories: list[list[dict]]
+    engine: str = "scan"
 
     def _index(self, i: int) -> int:
         return validate.number("i", i, min=0, max=len(self.configs) - 1, integer=True)
@@ -109,7 +137,8 @@ def _loss_params(loss: str) -> dict[str, Any]:
 def _check_configs(configs, loss: str) -> tuple[list[dict], list[str], list[str]]:
     """Validate and fill configs -> (configs, traced loss keys, static loss keys)."""
     if isinstance(configs, dict) or not isinstance(configs, Sequence) or not configs:
-        validate._fail("configs", type(configs).__name__,
+        validate._fail("configs", configs if isinstance(configs, (list, tuple))
+                       else type(configs).__name__,
                        "must be a non-empty list of dicts (one per model)")
     loss_defaults = _loss_params(loss)
     allowed = _BASE_KEYS + tuple(loss_defaults)
@@ -189,45 +218,60 @@ def _make_tx(optimizer: str, lr) -> optax.GradientTransformation:
 
 @functools.cache  # keyed on hashable statics only, so repeated fit_many calls reuse the compile
 def _epoch_fn(graphdef, optimizer: str, loss: str, static_items: tuple, use_clip: bool,
-              scan: bool):
+              engine: str):
     """``epoch(states, x, y, order: i32[K, steps, b], hyper, lo, hi) -> (states, m)``.
 
     ``hyper``: {name: f32[K]}; ``lo, hi``: f32[K]; ``m``: {loss, accuracy,
     margin: f32[steps, K]} of the pre-update logits, as ``train.fit`` records.
-    With ``scan`` the whole epoch is one jitted ``lax.scan``; otherwise one
-    jitted (vmapped) call per step.
+    See :data:`ENGINES` for the three ways of running it.
     """
     static = dict(static_items)
     tx = _make_tx(optimizer, 1.0)
 
-    def one_model(state, x, y, hyper, lo, hi):
+    def one_model(state, x, y, idx, hyper, lo, hi):  # idx: i32[b]
         # train.make_train_step is the very step train.fit jits; clip is applied
         # here because its bounds are traced (make_train_step checks Python floats).
         step = train.make_train_step(graphdef, tx, _loss_fn(loss, static, hyper))
-        state, metrics = step(state, (x, y), None)  # the key only drives mixup: unused
+        state, metrics = step(state, (x[idx], y[idx]), None)  # the key only drives mixup
         if use_clip:
             state = state.replace(params=train._clip_kernels(state.params, lo, hi))
         return state, metrics
 
     def all_models(states, x, y, idx, hyper, lo, hi):  # idx: i32[K, b], one batch per model
-        return jax.vmap(one_model)(states, x[idx], y[idx], hyper, lo, hi)
+        return jax.vmap(one_model, in_axes=(0, None, None, 0, 0, 0, 0))(
+            states, x, y, idx, hyper, lo, hi)
 
-    if scan:
+    if engine == "scan":
         def epoch(states, x, y, order, hyper, lo, hi):
             return jax.lax.scan(lambda st, idx: all_models(st, x, y, idx, hyper, lo, hi),
                                 states, jnp.swapaxes(order, 0, 1))
         return jax.jit(epoch, donate_argnums=0)
 
-    step = jax.jit(all_models, donate_argnums=0)
+    if engine == "step":
+        step = jax.jit(all_models, donate_argnums=0)
 
-    def epoch_by_step(states, x, y, order, hyper, lo, hi):
-        metrics = []
-        for i in range(order.shape[1]):
-            states, m = step(states, x, y, order[:, i], hyper, lo, hi)
-            metrics.append(m)
-        return states, jax.tree.map(lambda *a: jnp.stack(a), *metrics)
+        def epoch_by_step(states, x, y, order, hyper, lo, hi):
+            metrics = []
+            for i in range(order.shape[1]):
+                states, m = step(states, x, y, order[:, i], hyper, lo, hi)
+                metrics.append(m)
+            return states, stack(metrics)
+        return epoch_by_step
 
-    return epoch_by_step
+    step = jax.jit(one_model, donate_argnums=0)  # "loop": one compile serves every model
+
+    def epoch_by_model(states, x, y, order, hyper, lo, hi):
+        order = np.asarray(order)
+        new_states, metrics = [], []
+        for k in range(order.shape[0]):
+            state, h, per_step = unstack(states, k), unstack(hyper, k), []
+            for i in range(order.shape[1]):
+                state, m = step(state, x, y, order[k, i], h, lo[k], hi[k])
+                per_step.append(m)
+            new_states.append(state)
+            metrics.append(stack(per_step))
+        return stack(new_states), jax.tree.map(lambda *a: jnp.stack(a, axis=1), *metrics)
+    return epoch_by_model
 
 
 def _has_conv(graphdef) -> bool:
@@ -236,16 +280,20 @@ def _has_conv(graphdef) -> bool:
                for node in getattr(graphdef, "nodes", ()))
 
 
-def _auto_scan(graphdef) -> bool:
-    """Scan over an epoch's steps, except for conv models on CPU.
+def _auto_engine(graphdef) -> str:
+    """``"scan"``, except ``"loop"`` for conv models on CPU.
 
-    XLA:CPU runs the kernel-gradient convolution of a conv layer 30-50x
-    slower inside a loop (``while``) body than at top level (measured with
-    jax 0.10: 3x3 conv, 32->64 channels, 8x8, batch 32: 13 ms vs ~600 ms),
-    so there each step is its own jitted call (dispatch is cheap next to
-    the conv work).
+    Measured with jax 0.10 on a 2-core CPU, XLA:CPU (a) runs the
+    kernel-gradient convolution of a conv layer 30-50x slower inside a loop
+    body than at top level (3x3 conv 32->64 channels, 8x8, batch 32: ~13 ms
+    vs ~600 ms), which rules out the scan, and (b) runs a conv vmapped over
+    models (a grouped convolution, and the vmapped max-pool gradient) about
+    2x slower per model than the plain one, which makes ``"step"`` slower
+    than training the models one after another.  ``"loop"`` keeps one
+    compiled step for all models, which is what still saves time over
+    sequential ``train.fit`` calls (each of which compiles its own step).
     """
-    return not (jax.default_backend() == "cpu" and _has_conv(graphdef))
+    return "loop" if jax.default_backend() == "cpu" and _has_conv(graphdef) else "scan"
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -262,8 +310,16 @@ def _test_metrics(loss: str, static_items: tuple, logits, labels, hyper):
         logits, hyper)
 
 
-def _predict_many(graphdef, states, x, batch_size: int):
-    """f32[K, n, k] test logits, ``batch_size`` rows at a time (padded: one compile)."""
+def _predict_many(graphdef, states, x, batch_size: int, per_model: bool):
+    """f32[K, n, k] test logits, ``batch_size`` rows at a time (padded: one compile).
+
+    ``per_model``: one plain forward per model (``train.predict``) instead of
+    one vmapped forward, for conv models on CPU (see :func:`_auto_engine`).
+    """
+    if per_model:
+        k = jax.tree.leaves(states.params)[0].shape[0]
+        return jnp.stack([train.predict(graphdef, unstack(states, i), x, batch_size=batch_size)
+                          for i in range(k)])
     n = x.shape[0]
     bs = max(1, min(batch_size, n))
     pad = -n % bs
@@ -293,7 +349,7 @@ def _orders(seeds, n: int, epochs: int, n_batches: int, batch_size: int):
 def fit_many(make_model: Callable[[int], nnx.Module], configs: list[dict], train_data,
              test=None, *, loss: str, epochs: int, batch_size: int, optimizer: str = "adam",
              progress: bool = False, eval_batch_size: int = 1024,
-             scan: bool | None = None) -> BatchedFit:
+             engine: str | None = None) -> BatchedFit:
     """Train one model per config as a single vmapped, jitted program.
 
     make_model: ``seed -> nnx.Module`` (every config must give the same
@@ -307,12 +363,13 @@ def fit_many(make_model: Callable[[int], nnx.Module], configs: list[dict], train
     Returns a :class:`BatchedFit`; model ``i`` matches ``train.fit`` run on
     config ``i`` alone (see the module docstring).  Test metrics are computed
     every epoch on the raw weights, ``eval_batch_size`` test rows (for all K
-    models at once) per call.  ``scan``: run each epoch as one ``lax.scan``
-    (one dispatch per epoch) or one call per step; None picks scan except
-    for conv models on CPU (see :func:`_auto_scan`).
+    models at once) per call.  ``engine``: one of :data:`ENGINES`; None picks
+    ``"scan"``, or ``"loop"`` for conv models on CPU (see :func:`_auto_engine`).
     """
     validate.choice("loss", loss, losses.LOSSES)
     validate.choice("optimizer", optimizer, OPTIMIZERS)
+    if engine is not None:
+        validate.choice("engine", engine, ENGINES)
     epochs = validate.positive("epochs", epochs, integer=True)
     batch_size = validate.positive("batch_size", batch_size, integer=True)
     eval_batch_size = validate.positive("eval_batch_size", eval_batch_size, integer=True)
@@ -339,8 +396,8 @@ def fit_many(make_model: Callable[[int], nnx.Module], configs: list[dict], train
     n_batches = n // batch_size
     orders = _orders(jnp.asarray([c["seed"] for c in configs], jnp.int32), n, epochs,
                      n_batches, batch_size)
-    scan = _auto_scan(graphdef) if scan is None else bool(scan)
-    epoch_fn = _epoch_fn(graphdef, optimizer, loss, static_items, use_clip, scan)
+    engine = _auto_engine(graphdef) if engine is None else engine
+    epoch_fn = _epoch_fn(graphdef, optimizer, loss, static_items, use_clip, engine)
     histories: list[list[dict]] = [[] for _ in range(k)]
     nan = float("nan")
     for epoch in tqdm(range(epochs), desc="fit_many", disable=not progress):
@@ -348,7 +405,8 @@ def fit_many(make_model: Callable[[int], nnx.Module], configs: list[dict], train
         m = jax.device_get(m)
         test_m = {}
         if test is not None:
-            logits = _predict_many(graphdef, states, test[0], eval_batch_size)
+            logits = _predict_many(graphdef, states, test[0], eval_batch_size,
+                                   per_model=engine == "loop")
             test_m = jax.device_get(_test_metrics(loss, static_items, logits, test[1], hyper))
         for i in range(k):
             # float32 means over steps, exactly as train.fit averages its step metrics
@@ -362,4 +420,5 @@ def fit_many(make_model: Callable[[int], nnx.Module], configs: list[dict], train
                 test_margin=t.get("margin", nan), test_confidence=t.get("confidence", nan),
                 test_snr_median=t.get("snr_median", nan), n_devices=1,
                 global_batch=batch_size, per_device_batch=batch_size))
-    return BatchedFit(configs=configs, graphdef=graphdef, states=states, histories=histories)
+    return BatchedFit(configs=configs, graphdef=graphdef, states=states, histories=histories,
+                      engine=engine)

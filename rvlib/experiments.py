@@ -15,11 +15,14 @@ dicts) for ``tables.print_rows`` / ``results.save_run`` and figures:
 * **Where the Hebbian SNR comes from**: ``hebbian_snr_prediction`` is the
   closed form ``1 + (iters·η / init_mean)·(x·x')/Σx'`` (PAPER.md §2).
 
-Plot helpers for these rows are at the end (``plot_*``).
+Plot helpers for these rows are at the end (``plot_*``).  ``baseline_setup``
+(01), ``hebbian_setup`` (03) and ``hardware_setup`` (04) validate a notebook's
+parameters and apply ``quick`` before anything is computed.
 """
 from __future__ import annotations
 
 from functools import partial
+from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
@@ -45,6 +48,116 @@ def clip_label(clip) -> str:
     """``None`` -> ``"none"``, ``(0, 1)`` -> ``"[0, 1]"``."""
     clip = validate.clip_range("clip", clip)
     return "none" if clip is None else f"[{clip[0]:g}, {clip[1]:g}]"
+
+
+# =============================================================================== notebook setup
+# One function per notebook: every parameter through rvlib.validate (papermill passes `-p lr 1`
+# as an int, so numbers come back as floats and counts as ints), `quick` applied, nothing
+# computed. Each returns a namespace of the values the notebook uses plus `params`, the dict
+# the notebook hands to `nb.start_run` (its results.json records it).
+
+def _flag(name: str, value) -> bool:
+    return bool(validate.choice(name, value, (True, False)))
+
+
+def _numbers(name: str, values, check) -> list:
+    """A list parameter (a bare number counts as a list of one), each entry through ``check``."""
+    values = [values] if isinstance(values, (int, float)) else list(values)
+    return [check(f"{name}[{i}]", v) for i, v in enumerate(values)]
+
+
+def _setup(params: dict, **derived) -> SimpleNamespace:
+    # derived values win: e.g. notebook 04 records clip labels but computes with tuples
+    return SimpleNamespace(**(params | derived), params=params)
+
+
+def baseline_setup(*, seed, quick, run_name, n_images, dataset, size, epochs, batch_size, lr,
+                   cnn_seed, limit) -> SimpleNamespace:
+    """Notebook 01's parameters, validated, with ``quick`` applied.
+
+    ``quick`` keeps the paper protocol (closed-form updates, cheap) and shrinks
+    only the CNN: at most 4 epochs and 4000 TFDS training examples.  Returns
+    the validated values as attributes plus ``params`` for ``nb.start_run``.
+    """
+    quick = _flag("quick", quick)
+    seed = validate.non_negative("seed", seed, integer=True)
+    n_images = validate.positive("n_images", n_images, integer=True)
+    dataset = validate.choice("dataset", dataset, MULTICLASS)
+    size = None if size is None else validate.positive("size", size, integer=True)
+    epochs = validate.positive("epochs", epochs, integer=True)
+    batch_size = validate.positive("batch_size", batch_size, integer=True)
+    lr = validate.positive("lr", lr)
+    cnn_seed = validate.non_negative("cnn_seed", cnn_seed, integer=True)
+    limit = validate.positive("limit", limit, integer=True)
+    if quick:
+        epochs, limit = min(epochs, 4), min(limit, 4000)
+    return _setup(dict(seed=seed, quick=quick, run_name=run_name, n_images=n_images,
+                       dataset=dataset, size=size, epochs=epochs, batch_size=batch_size, lr=lr,
+                       cnn_seed=cnn_seed, limit=limit))
+
+
+def hebbian_setup(*, seed, quick, run_name, n_images, hebb_eta, delta_eta, iters, eta_ratios,
+                  init_scales) -> SimpleNamespace:
+    """Notebook 03's parameters, validated, with ``quick`` applied.
+
+    ``eta_ratios`` come back sorted; ``init_scales`` always include the
+    paper's ``INIT_SCALE`` (the reference row).  ``quick`` keeps every other
+    η ratio.  Returns the validated values as attributes plus ``params`` for
+    ``nb.start_run``.
+    """
+    quick = _flag("quick", quick)
+    seed = validate.non_negative("seed", seed, integer=True)
+    n_images = validate.positive("n_images", n_images, integer=True)
+    hebb_eta = validate.positive("hebb_eta", hebb_eta)
+    delta_eta = validate.positive("delta_eta", delta_eta)
+    iters = validate.positive("iters", iters, integer=True)
+    eta_ratios = sorted(_numbers("eta_ratios", eta_ratios, validate.positive))
+    init_scales = _numbers("init_scales", init_scales, validate.positive)
+    if INIT_SCALE not in init_scales:
+        init_scales.append(INIT_SCALE)
+    if quick:
+        eta_ratios = eta_ratios[::2]
+    return _setup(dict(seed=seed, quick=quick, run_name=run_name, n_images=n_images,
+                       hebb_eta=hebb_eta, delta_eta=delta_eta, iters=iters,
+                       eta_ratios=eta_ratios, init_scales=init_scales))
+
+
+def hardware_setup(*, seed, quick, run_name, n_images, eta, iters, clip_ranges, custom_clip,
+                   dataset, size, grad_model, epochs, lr, batch_size, grad_seed, signed_clip,
+                   limit) -> SimpleNamespace:
+    """Notebook 04's parameters, validated, with ``quick`` applied.
+
+    ``clips``: the crossbar ranges as ``(g_min, g_max)`` tuples, unconstrained
+    (``None``, the reference) first, then ``clip_ranges`` and ``custom_clip``
+    without repeats; ``grad_clips``: ``clips`` plus ``signed_clip`` (gradient
+    part).  ``quick`` trains at most 4 epochs.  Returns the validated values
+    as attributes plus ``params`` for ``nb.start_run`` (ranges as labels).
+    """
+    quick = _flag("quick", quick)
+    seed = validate.non_negative("seed", seed, integer=True)
+    n_images = validate.positive("n_images", n_images, integer=True)
+    eta = validate.positive("eta", eta)
+    iters = validate.positive("iters", iters, integer=True)
+    custom_clip = validate.clip_range("custom_clip", custom_clip)
+    signed_clip = validate.clip_range("signed_clip", signed_clip)
+    clips = [validate.clip_range(f"clip_ranges[{i}]", c) for i, c in enumerate(clip_ranges)]
+    clips = list(dict.fromkeys([None] + clips + [custom_clip]))
+    dataset = validate.choice("dataset", dataset, MULTICLASS)
+    size = None if size is None else validate.positive("size", size, integer=True)
+    grad_model = validate.choice("grad_model", grad_model, CLASSIFIERS)
+    epochs = validate.positive("epochs", epochs, integer=True)
+    lr = validate.positive("lr", lr)
+    batch_size = validate.positive("batch_size", batch_size, integer=True)
+    grad_seed = validate.non_negative("grad_seed", grad_seed, integer=True)
+    limit = validate.positive("limit", limit, integer=True)
+    if quick:
+        epochs = min(epochs, 4)
+    params = dict(seed=seed, quick=quick, run_name=run_name, n_images=n_images, eta=eta,
+                  iters=iters, clips=[clip_label(c) for c in clips], dataset=dataset, size=size,
+                  grad_model=grad_model, epochs=epochs, lr=lr, batch_size=batch_size,
+                  grad_seed=grad_seed, signed_clip=signed_clip)
+    return _setup(params, clips=clips, custom_clip=custom_clip, limit=limit,
+                  grad_clips=clips + ([signed_clip] if signed_clip not in clips else []))
 
 
 # =============================================================================== classifiers

@@ -1,8 +1,10 @@
 """λ ablation helpers: hand-computed summaries, the protocol under corruptions, seed tables."""
+import re
+
 import numpy as np
 import pytest
 
-from rvlib import ablation, models, protocol
+from rvlib import ablation, models, paper, protocol
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +152,90 @@ def test_train_lambda_models_is_cross_entropy_plus_margin():
     g, st, _ = train.fit(make(2), optax.adam(1e-2), losses.get_loss("margin_loss", lam=5.0,
                          base="ce"), (x, y), epochs=2, batch_size=16, seed=2, progress=False)
     np.testing.assert_allclose(fit["models"][0](x), train.predict(g, st, x), rtol=1e-4, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- notebook setup
+# The notebooks' own defaults: each setup must accept them and record them unchanged.
+MARGIN = dict(seed=0, quick=False, run_name="default", lam=1.0, lams_paper=[0.0, 1.0, 10.0],
+              lams_controlled=[0.0, 0.1, 1.0, 10.0, 20.0], seeds=[0, 1, 2], epochs=30, lr=0.003,
+              batch_size=64, hidden=128, n_images=50)
+ROBUST = dict(seed=0, quick=False, run_name="default", lams=[0.0, 1.0, 10.0], lam_margin=10.0,
+              seeds=[0, 1, 2], epochs=30, lr=0.003, batch_size=64, hidden=128,
+              severities=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], n_scenes=50)
+
+
+def _raises(setup, params, message):
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        setup(**params)
+
+
+def test_margin_setup_adds_lam_coerces_and_shrinks():
+    cfg = ablation.margin_setup(**MARGIN)
+    assert cfg.params == MARGIN and list(cfg.params) == list(MARGIN)
+    cfg = ablation.margin_setup(**MARGIN | {"lam": 5, "lams_paper": [10, 0, 10],
+                                            "lams_controlled": 20})
+    assert cfg.lam == 5.0 and isinstance(cfg.lam, float)
+    assert cfg.lams_paper == [0.0, 5.0, 10.0]       # sorted, no repeats, lam added
+    assert cfg.lams_controlled == [5.0, 20.0]       # a bare number is a list of one
+    assert all(isinstance(v, float) for v in cfg.lams_paper + cfg.lams_controlled)
+    q = ablation.margin_setup(**MARGIN | {"quick": True, "seed": 2})
+    assert (q.seeds, q.epochs, q.n_images) == ([2], 20, 50) and q.params["seeds"] == [2]
+    assert ablation.margin_setup(**MARGIN | {"quick": True, "epochs": 5}).epochs == 5
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("lam", -1, "lam=-1.0 is not allowed: must be >= 0"),
+    ("lams_controlled", [0, -1], "lams_controlled[1]=-1.0 is not allowed: must be >= 0"),
+    ("seeds", [0, 1.5], "seeds[1]=1.5 is not allowed: must be an integer"),
+    ("seeds", [0, 0], "seeds=[0, 0] is not allowed: must not repeat a seed"),
+    ("hidden", 0, "hidden=0 is not allowed: must be > 0"),
+    ("quick", "no", "quick='no' is not allowed: must be one of True, False"),
+])
+def test_margin_setup_errors(key, value, message):
+    _raises(ablation.margin_setup, MARGIN | {key: value}, message)
+
+
+def test_robustness_setup_coerces_and_shrinks():
+    cfg = ablation.robustness_setup(**ROBUST)
+    assert cfg.params == ROBUST and list(cfg.params) == list(ROBUST)
+    cfg = ablation.robustness_setup(**ROBUST | {"lams": [10, 0, 1, 0], "lam_margin": 10,
+                                                "severities": [0, 0.5, 1]})
+    assert cfg.lams == [0.0, 1.0, 10.0] and cfg.lam_margin == 10.0
+    assert isinstance(cfg.lam_margin, float) and all(isinstance(v, float) for v in cfg.lams)
+    assert cfg.severities == [0.0, 0.5, 1.0] and all(isinstance(s, float) for s in cfg.severities)
+    q = ablation.robustness_setup(**ROBUST | {"quick": True, "seeds": [3, 1]})
+    assert (q.seeds, q.epochs, q.n_scenes) == ([3], 15, 10) and q.params["n_scenes"] == 10
+    small = ablation.robustness_setup(**ROBUST | {"quick": True, "epochs": 5, "n_scenes": 3})
+    assert (small.epochs, small.n_scenes) == (5, 3)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("lams", [1.0, 10.0], "lams=[1.0, 10.0] is not allowed: must contain 0 (the baseline) and "
+                          "lam_margin=10.0 > 0"),
+    ("lam_margin", 5, "lams=[0.0, 1.0, 10.0] is not allowed: must contain 0 (the baseline) and "
+                      "lam_margin=5.0 > 0"),
+    ("lam_margin", 0, "lams=[0.0, 1.0, 10.0] is not allowed: must contain 0 (the baseline) and "
+                      "lam_margin=0.0 > 0"),
+    ("severities", [0.0, 0.3],
+     "severities=[0.0, 0.3] is not allowed: must contain 0.0 (clean) and 0.5"),
+    ("severities", [0.0, 0.5, 1.5], "severities[2]=1.5 is not allowed: must be <= 1.0"),
+    ("seeds", [], "seeds=[] is not allowed: must contain at least one seed"),
+    ("n_scenes", 0, "n_scenes=0 is not allowed: must be > 0"),
+])
+def test_robustness_setup_errors(key, value, message):
+    _raises(ablation.robustness_setup, ROBUST | {key: value}, message)
+
+
+def test_half_noise_summary_checklist():
+    def row(acc, deg):
+        return {"accuracy": acc, "accuracy_std": 0.01, "degradation": deg, "margin_median": 2 * acc}
+
+    half = ablation.half_noise_summary(row(0.6, 0.35), row(0.8, 0.1), lam_margin=10.0)
+    assert half["baseline_accuracy"] == 0.6 and half["margin_degradation"] == 0.1
+    assert half["margin_margin_median"] == 1.6 and half["lam_margin"] == 10.0
+    assert half["paper_margin_accuracy"] == paper.ACCURACY_AT_HALF["mlp_margin10"]
+    assert half["checklist_baseline_below_70"] is True        # 0.6 < 0.70
+    assert half["checklist_margin_keeps_85"] is False         # 0.8 is not > 0.85
+    half = ablation.half_noise_summary(row(0.7, 0.2), row(0.9, 0.05), lam_margin=1.0)
+    assert half["checklist_baseline_below_70"] is False
+    assert half["checklist_margin_keeps_85"] is True

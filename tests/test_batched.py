@@ -82,8 +82,19 @@ def test_results_api(fits, singles, data):
     assert fits.configs[0] == dict(seed=0, lr=1e-2, clip=None, lam=0.0)
     assert fits.configs[2]["lam"] == 10.0 and isinstance(fits.configs[2]["lam"], float)
     assert jax.tree.leaves(fits.states.params)[0].shape[0] == 3
+    assert fits.engine == "scan"  # dense model: the scanned epoch
     with pytest.raises(ValueError, match=r"i=3 is not allowed: must be <= 2"):
         fits.model(3)
+
+
+@pytest.mark.parametrize("engine", ["step", "loop"])
+def test_engines_agree_with_scan(fits, data, engine):
+    got = batched.fit_many(mlp, CONFIGS, *data, loss="margin_loss", epochs=EPOCHS,
+                           batch_size=BATCH, engine=engine)
+    for a, b in zip(jax.tree.leaves(fits.states), jax.tree.leaves(got.states)):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    for h1, h2 in zip(fits.histories, got.histories):
+        assert_history_close(h1, h2)
 
 
 def test_cnn_without_test_set_and_defaults(data):
@@ -141,6 +152,9 @@ def test_structural_errors(data):
                                          r"builds a model whose structure differ"):
         batched.fit_many(grows, [dict(seed=0), dict(seed=1)], *data, loss="cross_entropy",
                          epochs=1, batch_size=BATCH)
+    with pytest.raises(ValueError, match=r"engine='fast' is not allowed: must be one of 'scan'"):
+        batched.fit_many(mlp, [dict()], *data, loss="cross_entropy", epochs=1,
+                         batch_size=BATCH, engine="fast")
     with pytest.raises(ValueError, match=r"optimizer='lion' is not allowed"):
         batched.fit_many(mlp, [dict()], *data, loss="cross_entropy", epochs=1,
                          batch_size=BATCH, optimizer="lion")

@@ -1,4 +1,6 @@
 """rvlib.experiments: crossbar sweeps against the protocol, closed forms, classifier helpers."""
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -121,3 +123,97 @@ def test_load_split_turns_tfds_keyerror_into_clear_error(monkeypatch):
     monkeypatch.setattr(tfds, "data_source", ungenerated)
     with pytest.raises(ValueError, match="name='cifar10' is not allowed: the TFDS dataset .* not prepared"):
         ex.load_split("cifar10")
+
+
+# ----------------------------------------------------------------------------- notebook setup
+# The notebooks' own defaults: each setup must accept them and record them unchanged.
+BASELINE = dict(seed=42, quick=False, run_name="default", n_images=50, dataset="digits", size=16,
+                epochs=15, batch_size=64, lr=0.001, cnn_seed=0, limit=20000)
+HEBBIAN = dict(seed=42, quick=False, run_name="default", n_images=50, hebb_eta=0.2, delta_eta=0.01,
+               iters=30, eta_ratios=[0.1, 0.3, 0.5, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0],
+               init_scales=[0.1, 0.01, 0.001])
+HARDWARE = dict(seed=42, quick=False, run_name="default", n_images=50, eta=0.2, iters=30,
+                clip_ranges=[None, [0.0, 2.0], [0.0, 1.0], [0.0, 0.5]], custom_clip=[0.0, 0.25],
+                dataset="digits", size=16, grad_model="mlp", epochs=10, lr=0.003, batch_size=64,
+                grad_seed=0, signed_clip=[-0.5, 0.5], limit=20000)
+
+
+def _raises(setup, params, message):
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        setup(**params)
+
+
+def test_baseline_setup_coerces_records_and_shrinks_only_the_cnn():
+    cfg = ex.baseline_setup(**BASELINE)
+    assert cfg.params == BASELINE and list(cfg.params) == list(BASELINE)
+    cfg = ex.baseline_setup(**BASELINE | {"lr": 1, "size": 16.0, "quick": 0})
+    assert cfg.lr == 1.0 and isinstance(cfg.lr, float) and cfg.params["lr"] == 1.0
+    assert cfg.size == 16 and isinstance(cfg.size, int) and cfg.quick is False
+    q = ex.baseline_setup(**BASELINE | {"quick": True})
+    assert (q.epochs, q.limit, q.n_images, q.seed) == (4, 4000, 50, 42) and q.params["epochs"] == 4
+    small = ex.baseline_setup(**BASELINE | {"quick": True, "epochs": 2, "limit": 100})
+    assert (small.epochs, small.limit) == (2, 100)          # quick never grows a run
+    assert ex.baseline_setup(**BASELINE | {"size": None}).size is None
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("lr", -0.1, "lr=-0.1 is not allowed: must be > 0"),
+    ("epochs", 2.5, "epochs=2.5 is not allowed: must be an integer"),
+    ("seed", -1, "seed=-1 is not allowed: must be >= 0"),
+    ("size", 0, "size=0 is not allowed: must be > 0"),
+    ("dataset", "svhn", "dataset='svhn' is not allowed: must be one of 'digits', 'mnist', "
+                        "'fashion_mnist', 'cifar10'"),
+    ("quick", "yes", "quick='yes' is not allowed: must be one of True, False"),
+])
+def test_baseline_setup_errors(key, value, message):
+    _raises(ex.baseline_setup, BASELINE | {key: value}, message)
+
+
+def test_hebbian_setup_sorts_adds_reference_and_thins_the_sweep():
+    cfg = ex.hebbian_setup(**HEBBIAN)
+    assert cfg.params == HEBBIAN and cfg.init_scales == [0.1, 0.01, 0.001]
+    cfg = ex.hebbian_setup(**HEBBIAN | {"eta_ratios": [2, 1, 3], "init_scales": 1, "hebb_eta": 1})
+    assert cfg.eta_ratios == [1.0, 2.0, 3.0] and all(isinstance(r, float) for r in cfg.eta_ratios)
+    assert cfg.init_scales == [1.0, ex.INIT_SCALE]            # the paper's init stays the reference
+    assert cfg.hebb_eta == 1.0 and isinstance(cfg.hebb_eta, float)
+    q = ex.hebbian_setup(**HEBBIAN | {"quick": True})
+    assert q.eta_ratios == [0.1, 0.5, 0.9, 1.1, 1.5, 3.0] and q.params["eta_ratios"] == q.eta_ratios
+    assert (q.iters, q.n_images) == (30, 50)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("eta_ratios", [0.5, -1], "eta_ratios[1]=-1.0 is not allowed: must be > 0"),
+    ("init_scales", [0.0], "init_scales[0]=0.0 is not allowed: must be > 0"),
+    ("iters", 0, "iters=0 is not allowed: must be > 0"),
+    ("delta_eta", "fast", "delta_eta='fast' is not allowed: must be a number"),
+])
+def test_hebbian_setup_errors(key, value, message):
+    _raises(ex.hebbian_setup, HEBBIAN | {key: value}, message)
+
+
+def test_hardware_setup_collects_ranges_and_shrinks_epochs():
+    cfg = ex.hardware_setup(**HARDWARE)
+    assert cfg.clips == [None, (0.0, 2.0), (0.0, 1.0), (0.0, 0.5), (0.0, 0.25)]
+    assert cfg.grad_clips == cfg.clips + [(-0.5, 0.5)]
+    assert cfg.params["clips"] == ["none", "[0, 2]", "[0, 1]", "[0, 0.5]", "[0, 0.25]"]
+    assert cfg.params["signed_clip"] == (-0.5, 0.5) and "limit" not in cfg.params
+    cfg = ex.hardware_setup(**HARDWARE | {"clip_ranges": [[0, 1], None, [0, 1]], "eta": 1,
+                                          "custom_clip": [0, 2], "signed_clip": [0, 2]})
+    assert cfg.clips == [None, (0.0, 1.0), (0.0, 2.0)]           # reference first, no repeats
+    assert cfg.grad_clips == cfg.clips                            # signed range already present
+    assert cfg.eta == 1.0 and isinstance(cfg.eta, float)
+    assert ex.hardware_setup(**HARDWARE | {"quick": True}).epochs == 4
+    assert ex.hardware_setup(**HARDWARE | {"quick": True, "epochs": 2}).epochs == 2
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("custom_clip", [1, 0], "custom_clip=[1, 0] is not allowed: g_min must be <= g_max, "
+                            "got g_min=1.0 > g_max=0.0"),
+    ("clip_ranges", [None, "wide"], "clip_ranges[1]='wide' is not allowed: must be None or a pair "
+                                    "(g_min, g_max) of numbers"),
+    ("grad_model", "resnet", "grad_model='resnet' is not allowed: must be one of 'cnn', 'mlp'"),
+    ("batch_size", 0, "batch_size=0 is not allowed: must be > 0"),
+    ("limit", -5, "limit=-5 is not allowed: must be > 0"),
+])
+def test_hardware_setup_errors(key, value, message):
+    _raises(ex.hardware_setup, HARDWARE | {key: value}, message)

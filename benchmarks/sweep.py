@@ -1,0 +1,202 @@
+"""λ sweep: hyperparameter-batched training (fit_many) vs one train.fit after another.
+
+    python benchmarks/sweep.py [--quick]
+
+Grid: λ in {0, 0.1, 1, 10, 20} x seeds {0, 1, 2} = 15 models, loss
+``margin_loss`` (the paper's MSE + λ·log-margin), Adam lr 1e-3, batch 32, on
+scikit-learn's digits (1437 train / 360 test, stratified split seed 0):
+
+* MLP 64 -> 128 -> 10 on the native 8x8 images (flattened), 10 epochs;
+* CNN (conv32-conv64-fc256) on digits resized to 16x16, 3 epochs.
+
+Sequential = ``train.fit`` per config (each call compiles its own step, as a
+notebook loop would).  Batched = one ``batched.fit_many`` call over all 15
+configs.  Compile time (trace + lower + XLA compile) is measured with
+``jax.monitoring`` events; "run" is the rest of the wall time.
+
+Float rounding differs between the two programs, and training amplifies it,
+so "same final metrics" is judged against a noise floor: the seed-0 configs
+are trained sequentially once more with every initial weight moved by one
+float32 ulp, and the batched-vs-sequential difference must not exceed that
+(plus one test image).
+
+Goal: >= 3x the throughput of the sequential runs, same final metrics.
+``--quick``: 3 configs, fewer epochs, 512 training images.
+The last line starts with ``SUMMARY sweep:``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import device_line, print_table  # noqa: E402
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+from flax import nnx  # noqa: E402
+
+from rvlib import batched, data, losses, models, train  # noqa: E402
+
+LAMS = (0.0, 0.1, 1.0, 10.0, 20.0)
+SEEDS = (0, 1, 2)
+LR, BATCH, LOSS = 1e-3, 32, "margin_loss"
+GOAL = 3.0
+
+
+def make_mlp(seed):
+    return models.MLP(in_features=64, hidden=128, classes=10, rngs=nnx.Rngs(seed))
+
+
+def make_cnn(seed):
+    return models.CNN((16, 16, 1), 10, rngs=nnx.Rngs(seed))
+
+
+_COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
+                   "/jax/core/compile/jaxpr_to_mlir_module_duration",
+                   "/jax/core/compile/backend_compile_duration")
+_compile_s = [0.0]
+
+
+def _on_event(name, seconds, **_):
+    if name in _COMPILE_EVENTS:
+        _compile_s[0] += seconds
+
+
+jax.monitoring.register_event_duration_secs_listener(_on_event)
+
+
+def _timed(fn):
+    """(result, wall seconds, seconds of that spent tracing + lowering + compiling)."""
+    c0, t0 = _compile_s[0], time.perf_counter()
+    out = jax.block_until_ready(fn())
+    return out, time.perf_counter() - t0, _compile_s[0] - c0
+
+
+def _nudge(model):
+    """Move every parameter by one float32 ulp (toward +inf): a rounding-sized change."""
+    params = nnx.state(model, nnx.Param)
+    nnx.update(model, jax.tree.map(lambda a: jnp.nextafter(a, jnp.inf), params))
+    return model
+
+
+def _fit(make, c, train_set, test_set, epochs, nudge=False):
+    model = make(c["seed"])
+    if nudge:
+        model = _nudge(model)
+    return train.fit(model, optax.adam(c["lr"]), losses.get_loss(LOSS, lam=c["lam"]),
+                     train_set, test_set, epochs=epochs, batch_size=BATCH, seed=c["seed"],
+                     progress=False)[2]
+
+
+def run_arch(name, make, configs, train_set, test_set, epochs):
+    make(0)  # warm the eager init ops' compile caches so neither mode pays them
+    fits, t_bat, c_bat = _timed(lambda: batched.fit_many(
+        make, configs, train_set, test_set, loss=LOSS, epochs=epochs, batch_size=BATCH))
+    seq, t_seq, c_seq = _timed(lambda: [_fit(make, c, train_set, test_set, epochs)
+                                        for c in configs])
+    # Noise floor: the seed-0 configs once more, sequentially, with weights 1 ulp off.
+    floor_idx = [i for i, c in enumerate(configs) if c["seed"] == configs[0]["seed"]]
+    nudged = {i: _fit(make, configs[i], train_set, test_set, epochs, nudge=True)
+              for i in floor_idx}
+    k, work = len(configs), len(configs) * epochs  # work in model-epochs
+    rows = [
+        dict(model=name, mode="sequential train.fit", **{
+            "wall s": t_seq, "compile s": c_seq, "run s": t_seq - c_seq,
+            "model-epochs/s": work / t_seq, "speed-up": 1.0, "speed-up excl. compile": 1.0}),
+        dict(model=name, mode=f"fit_many ({fits.engine})", **{
+            "wall s": t_bat, "compile s": c_bat, "run s": t_bat - c_bat,
+            "model-epochs/s": work / t_bat, "speed-up": t_seq / t_bat,
+            "speed-up excl. compile": (t_seq - c_seq) / (t_bat - c_bat)}),
+    ]
+
+    def diff(other, key, epoch=-1, sel=range(k), rel=False):
+        return max(abs(seq[i][epoch][key] - other[i][epoch][key])
+                   / (abs(seq[i][epoch][key]) if rel else 1.0) for i in sel)
+
+    acc = [h[-1]["test_accuracy"] for h in seq]
+    info = dict(model=name, configs=k, epochs=epochs, engine=fits.engine,
+                speedup=t_seq / t_bat, acc_range=(min(acc), max(acc)),
+                d_loss1=diff(fits.histories, "train_loss", 0, rel=True),
+                d_acc=diff(fits.histories, "test_accuracy"),
+                d_loss=diff(fits.histories, "test_loss"),
+                d_acc_sub=diff(fits.histories, "test_accuracy", sel=floor_idx),
+                floor_acc=diff(nudged, "test_accuracy", sel=floor_idx),
+                floor_loss1=diff(nudged, "train_loss", 0, sel=floor_idx, rel=True),
+                n_floor=len(floor_idx), n_test=len(test_set[1]),
+                by_lam={lam: (np.mean([acc[i] for i, c in enumerate(configs) if c["lam"] == lam]),
+                              np.mean([fits.final(i)["test_accuracy"]
+                                       for i, c in enumerate(configs) if c["lam"] == lam]))
+                        for lam in sorted({c["lam"] for c in configs})})
+    return rows, info
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="3 configs, fewer epochs, 512 images")
+    args = ap.parse_args(argv)
+    print(device_line())
+
+    lams = (0.0, 1.0, 10.0) if args.quick else LAMS
+    seeds = (0,) if args.quick else SEEDS
+    configs = [dict(seed=s, lam=lam, lr=LR) for lam in lams for s in seeds]
+    epochs_mlp, epochs_cnn = (2, 1) if args.quick else (10, 3)
+
+    x, y = data.load_digits()
+    (xtr, ytr), (xte, yte) = data.train_test_split(x, y, test_fraction=0.2, seed=0)
+    x16, _ = data.load_digits(size=16)
+    (x16tr, _), (x16te, _) = data.train_test_split(x16, y, test_fraction=0.2, seed=0)
+    if args.quick:
+        xtr, ytr, x16tr = xtr[:512], ytr[:512], x16tr[:512]
+    print(f"digits: {len(ytr)} train / {len(yte)} test; {len(configs)} configs "
+          f"(λ {', '.join(f'{v:g}' for v in lams)} x seeds {', '.join(map(str, seeds))}); "
+          f"{LOSS}, Adam lr {LR:g}, batch {BATCH}; MLP on 8x8 ({epochs_mlp} epochs), "
+          f"CNN on 16x16 ({epochs_cnn} epochs)\n")
+
+    all_rows, infos = [], []
+    for name, make, tr, te, epochs in (
+            ("MLP 64-128-10", make_mlp, (xtr, ytr), (xte, yte), epochs_mlp),
+            ("CNN 16x16", make_cnn, (x16tr, ytr), (x16te, yte), epochs_cnn)):
+        rows, info = run_arch(name, make, configs, tr, te, epochs)
+        all_rows += rows
+        infos.append(info)
+    print_table(all_rows, ["model", "mode", "wall s", "compile s", "run s", "model-epochs/s",
+                           "speed-up", "speed-up excl. compile"])
+    print("\n(compile s: JAX trace + lower + XLA compile time, from jax.monitoring; "
+          "speed-up = sequential wall / batched wall)")
+    for i in infos:
+        print(f"\n{i['model']}: engine {i['engine']}; final test accuracy "
+              f"{i['acc_range'][0]:.3f}..{i['acc_range'][1]:.3f} ({i['n_test']} test images)")
+        print(f"  batched vs sequential: epoch-1 train loss max rel |Δ| {i['d_loss1']:.1e}; "
+              f"final test accuracy max |Δ| {i['d_acc']:.4f} (test loss {i['d_loss']:.2e})")
+        print(f"  noise floor, {i['n_floor']} seed-0 configs: sequential vs sequential with "
+              f"weights 1 ulp off: epoch-1 rel |Δ| {i['floor_loss1']:.1e}, final test accuracy "
+              f"max |Δ| {i['floor_acc']:.4f} (batched on the same configs: {i['d_acc_sub']:.4f})")
+        print("  mean final test accuracy by λ (sequential / batched): "
+              + ", ".join(f"{lam:g}: {a:.3f}/{b:.3f}" for lam, (a, b) in i["by_lam"].items()))
+    print("\nBoth modes run the same steps; they differ only by float rounding (vmapped vs "
+          "plain kernels,\ntraced vs constant λ). Training amplifies rounding-sized "
+          "differences (Adam turns noise on\nnear-zero gradients into lr-sized steps; the "
+          "floored log-margin switches its gradient at\nmargin 0.1), as the 1-ulp noise floor "
+          "shows: final metrics agree only up to that floor.")
+    fast = all(i["speedup"] >= GOAL for i in infos)
+    # "same final metrics": batched is no further from sequential than a 1-ulp nudge
+    # of the weights is (plus one test image of slack).
+    same = all(i["d_acc_sub"] <= i["floor_acc"] + 1.0 / i["n_test"] + 1e-6 for i in infos)
+    print(f"SUMMARY sweep: fit_many vs sequential train.fit, {len(configs)} configs: "
+          + ", ".join(f"{i['model'].split()[0]} {i['speedup']:.1f}x" for i in infos)
+          + f" (goal >= {GOAL:g}x); final |Δ test acc| "
+          + "/".join(f"{i['d_acc']:.3f}" for i in infos) + " vs 1-ulp noise floor "
+          + "/".join(f"{i['floor_acc']:.3f}" for i in infos)
+          + f" -> {'PASS' if fast and same else 'MISS'}"
+          + ("" if fast else " (speed goal missed: " + ", ".join(
+              i["model"].split()[0] for i in infos if i["speedup"] < GOAL) + ")")
+          + ("" if same else " (metrics beyond the noise floor)"))
+
+
+if __name__ == "__main__":
+    main()
