@@ -172,12 +172,20 @@ def main(argv=None):
     floor = flops / (peak * 1e9)
     best = rows[-1]["after compile s"]
     speed = t_ref / best
+    # Both sides must draw the MLPs' initial weights (n x 4096 x 128 uniforms, key seed + i,
+    # threefry, as published): a cost no restructuring removes. Measured here, same run.
+    init = jax.jit(lambda: protocol.init_mlps(protocol.PAPER_SEED, n, x.shape[1]))
+    rng = min(_timed(init)[1] for _ in range(4))
+    print(f"random init of the {n} MLPs alone (threefry, {n * x.shape[1] * 128 / 1e6:.0f}M "
+          f"uniforms): {rng * 1e3:.0f} ms = {rng / best:.0%} of rvlib's lowrank time; "
+          f"excluding it on both sides: {(t_ref - rng) / max(best - rng, 1e-9):.0f}x")
     ok = speed >= 30 and best <= 10 * floor
     print(f"goal: >= 30x faster than the loop after compilation: {speed:.0f}x "
           f"({'met' if speed >= 30 else 'missed'}); within 10x of the FLOP floor: "
           f"{best / floor:.2f}x the floor ({'met' if best <= 10 * floor else 'missed'})")
     print(f"SUMMARY paper_table: rvlib lowrank {best * 1e3:.0f} ms vs loop {t_ref:.1f} s = "
-          f"{speed:.0f}x, {best / floor:.2f}x the dense FLOP floor, dense engine "
+          f"{speed:.0f}x ({rng / best:.0%} of it is the protocol's own weight RNG), "
+          f"{best / floor:.2f}x the dense FLOP floor, dense engine "
           f"{t_ref / rows[1]['after compile s']:.1f}x; outputs match to "
           f"{max(diff.values()):.0e} -> {'PASS' if ok else 'MISS'}")
 

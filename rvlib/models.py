@@ -62,6 +62,48 @@ class MLP(nnx.Module):
         return self.out(jax.nn.relu(self.hidden(_flat(x))))
 
 
+def max_pool2(y):
+    """2x2 max-pool, stride 2: ``f32[b, h, w, c] -> f32[b, h/2, w/2, c]``.
+
+    Same values as ``nnx.max_pool(y, (2, 2), strides=(2, 2))``, written as
+    reshape + max because XLA:CPU's gradient of a pooling window
+    (select-and-scatter) is several times slower than that of a reduction.
+    """
+    b, h, w, c = y.shape
+    return y.reshape(b, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
+def patches_conv(x, kernel, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
+                 dimension_numbers=None, feature_group_count=1, precision=None, **kwargs):
+    """``lax.conv_general_dilated`` for NHWC/HWIO as im2col + one matmul.
+
+    Passed as ``nnx.Conv(..., conv_general_dilated=patches_conv)`` for a layer
+    with few input channels (RGB or grayscale input), where XLA:CPU's direct
+    convolution and its kernel gradient are slow: the kh*kw shifted views are
+    stacked along channels (``f32[n, ho, wo, kh*kw*c]``) and multiplied by the
+    kernel reshaped to ``f32[kh*kw*c, f]``.  Dilated or grouped convolutions
+    fall back to ``lax.conv_general_dilated``.
+    """
+    if (feature_group_count != 1 or any(d != 1 for d in (lhs_dilation or ()))
+            or any(d != 1 for d in (rhs_dilation or ()))):
+        return jax.lax.conv_general_dilated(
+            x, kernel, window_strides, padding, lhs_dilation=lhs_dilation,
+            rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
+            feature_group_count=feature_group_count, precision=precision)
+    kh, kw, cin, cout = kernel.shape
+    n, h, w, _ = x.shape
+    sh, sw = window_strides
+    pads = (jax.lax.padtype_to_pads((h, w), (kh, kw), window_strides, padding)
+            if isinstance(padding, str) else padding)
+    xp = jnp.pad(x, ((0, 0), tuple(pads[0]), tuple(pads[1]), (0, 0)))
+    ho, wo = (xp.shape[1] - kh) // sh + 1, (xp.shape[2] - kw) // sw + 1
+    cols = [xp[:, dy:dy + (ho - 1) * sh + 1:sh, dx:dx + (wo - 1) * sw + 1:sw, :]
+            for dy in range(kh) for dx in range(kw)]
+    patches = jnp.concatenate(cols, axis=-1).reshape(-1, kh * kw * cin)
+    out = jnp.matmul(patches, kernel.reshape(kh * kw * cin, cout), precision=precision)
+    return out.reshape(n, ho, wo, cout)
+
+
 class CNN(nnx.Module):
     """conv32 -> pool -> conv64 -> pool -> fc256 -> fc(classes), ReLU, 3x3 SAME convs.
 
@@ -79,15 +121,16 @@ class CNN(nnx.Module):
                              "positive multiples of 4 and c >= 1")
         validate.positive("classes", classes, integer=True)
         self.input_shape = (h, w, c)
-        self.conv1 = nnx.Conv(c, width, (3, 3), padding="SAME", rngs=rngs)
+        # few input channels: im2col beats XLA:CPU's direct conv (same parameters and values)
+        conv1 = {"conv_general_dilated": patches_conv} if c <= 4 else {}
+        self.conv1 = nnx.Conv(c, width, (3, 3), padding="SAME", rngs=rngs, **conv1)
         self.conv2 = nnx.Conv(width, 2 * width, (3, 3), padding="SAME", rngs=rngs)
         self.fc1 = nnx.Linear((h // 4) * (w // 4) * 2 * width, hidden, rngs=rngs)
         self.fc2 = nnx.Linear(hidden, classes, rngs=rngs)
 
     def __call__(self, x):  # x: f32[b, h, w, c] -> f32[b, classes]
-        pool = lambda y: nnx.max_pool(y, (2, 2), strides=(2, 2))  # noqa: E731
-        x = pool(jax.nn.relu(self.conv1(x)))
-        x = pool(jax.nn.relu(self.conv2(x)))
+        x = max_pool2(jax.nn.relu(self.conv1(x)))
+        x = max_pool2(jax.nn.relu(self.conv2(x)))
         x = jax.nn.relu(self.fc1(_flat(x)))
         return self.fc2(x)
 

@@ -49,3 +49,19 @@ def test_same_seed_same_model():
 def test_model_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3), (8, 8, 6)])
+def test_cnn_equals_textbook_layers(shape):
+    """im2col conv1 and reshape pooling give the values of lax.conv + nnx.max_pool."""
+    import jax
+    m = models.CNN(shape, 10, rngs=nnx.Rngs(1))
+    x = jax.random.uniform(jax.random.key(2), (3, *shape))
+    conv = lambda layer, y: jax.lax.conv_general_dilated(          # noqa: E731
+        y, layer.kernel.value, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    ) + layer.bias.value
+    pool = lambda y: nnx.max_pool(y, (2, 2), strides=(2, 2))      # noqa: E731
+    h = pool(jax.nn.relu(conv(m.conv1, x)))
+    h = pool(jax.nn.relu(conv(m.conv2, h)))
+    want = m.fc2(jax.nn.relu(m.fc1(h.reshape(3, -1))))
+    np.testing.assert_allclose(m(x), want, rtol=1e-5, atol=1e-5)
