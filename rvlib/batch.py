@@ -592,6 +592,9 @@ def _sort_key(row: dict, keys) -> tuple:
                  else (1, 0.0, json.dumps(row.get(k), sort_keys=True, default=str)) for k in keys)
 
 
+NOT_SWEEP_RUNS = ("default", "quick")   # make run's and CI's own runs of the notebook
+
+
 def collect(notebook, *, root=None, metric_keys=None, log: Callable = print) -> list[dict]:
     """Every finished run of ``notebook`` as one row: run name, parameters, scalar metrics.
 
@@ -604,10 +607,13 @@ def collect(notebook, *, root=None, metric_keys=None, log: Callable = print) -> 
     name = notebook_name(notebook)
     base = _root(root) / "results" / name
     rows, params_keys, metric_cols, unfinished = [], [], [], 0
-    for folder in sorted(p for p in base.glob("*") if p.is_dir()) if base.is_dir() else []:
+    folders = sorted(p for p in base.glob("*") if p.is_dir()) if base.is_dir() else []
+    for folder in folders:
+        if folder.name in NOT_SWEEP_RUNS:
+            continue
         res = folder / "results.json"
         if not (results.is_done(folder) and _executed(folder, name).is_file() and res.is_file()):
-            unfinished += folder.name not in ("default", "quick")   # make run / CI's own runs
+            unfinished += 1
             continue
         ran = json.loads(_executed(folder, name).read_text(encoding="utf-8"))
         params = dict(ran.get("metadata", {}).get("papermill", {}).get("parameters", {}))

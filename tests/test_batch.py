@@ -267,3 +267,23 @@ def test_aggregate_groups_other_swept_parameters():
         ("clip=0.5", 0, 1.5, 2), ("clip=0.5", 1, 2.5, 2), ("clip=1.0", 0, 2.0, 2),
         ("clip=1.0", 1, 3.0, 2)]
     assert [a["snr_std"] for a in agg] == pytest.approx([np.sqrt(2)] * 4)
+
+
+def test_collect_ignores_make_run_and_ci_runs_and_echoed_params(root, monkeypatch):
+    base = root / "results" / NB
+    for lam in (0.0, 1.0):
+        fake_run(base, {"lam": lam, "seed": 0}, {"snr": lam + 1, "lam": lam})
+    for name in batch.NOT_SWEEP_RUNS:           # make run's and CI's folders are not sweep points
+        folder = base / name
+        folder.mkdir()
+        results.save_run(folder, params={"lam": 1.0}, metrics={"snr": 123.0})
+        results.mark_done(folder)
+    plotted = []
+    real = batch.summary_figure
+    monkeypatch.setattr(batch, "summary_figure",
+                        lambda rows, x, ys, **kw: plotted.append((x, list(ys))) or real(rows, x, ys, **kw))
+    log = []
+    rows = batch.collect(NB, root=root, log=log.append)
+    assert [r["run"] for r in rows] == ["lam=0.0_seed=0", "lam=1.0_seed=0"]
+    assert not any("unfinished" in m for m in log)
+    assert plotted == [("lam", ["snr"])]       # the notebook's echo of lam is not a metric to plot
