@@ -62,25 +62,21 @@ def loop_reference(x: np.ndarray, levels) -> dict:
         eps = jax.random.normal(jax.random.key(protocol.NOISE_SEED + i), (d,))
         return jnp.clip(x[i] + level * eps, 0.0, 1.0)
 
-    for key, clip in CLIPS.items():
+    def crossbars(step, eta, iters, clip):
         rows = []
         for i in range(n):
             w = jax.random.uniform(jax.random.key(protocol.PAPER_SEED + i), (d, 2), jnp.float32,
                                    0.0, 0.01)
-            for _ in range(protocol.HEBB_ITERS):
-                w = _hebb_step(w, x[i], t, protocol.HEBB_ETA)
+            for _ in range(iters):
+                w = step(w, x[i], t, eta)
                 if clip is not None:
                     w = jnp.clip(w, *clip)
             rows.append([np.asarray(_lin_out(w, noisy(i, s))) for s in levels])
-        out[key] = np.stack(rows)
-    rows = []
-    for i in range(n):
-        w = jax.random.uniform(jax.random.key(protocol.PAPER_SEED + i), (d, 2), jnp.float32,
-                               0.0, 0.01)
-        for _ in range(protocol.DELTA_ITERS):
-            w = _delta_step(w, x[i], t, protocol.DELTA_ETA)
-        rows.append([np.asarray(_lin_out(w, noisy(i, s))) for s in levels])
-    out["sgd"] = np.stack(rows)
+        return np.stack(rows)
+
+    for key, clip in CLIPS.items():
+        out[key] = crossbars(_hebb_step, protocol.HEBB_ETA, protocol.HEBB_ITERS, clip)
+    out["sgd"] = crossbars(_delta_step, protocol.DELTA_ETA, protocol.DELTA_ITERS, None)
     p0 = protocol.init_mlps(protocol.PAPER_SEED, n, d)
     for key, lam in LAMS.items():
         rows = []
