@@ -54,17 +54,17 @@ PROTOCOL_METHODS = {
 def _lams(name: str, values) -> list[float]:
     values = [values] if isinstance(values, (int, float)) else list(values)
     if not values:
-        validate._fail(name, values, "must contain at least one λ >= 0")
+        validate.fail(name, values, "must contain at least one λ >= 0")
     return [validate.non_negative(f"{name}[{i}]", v) for i, v in enumerate(values)]
 
 
 def _seeds(name: str, values) -> list[int]:
     values = [values] if isinstance(values, int) else list(values)
     if not values:
-        validate._fail(name, values, "must contain at least one seed")
+        validate.fail(name, values, "must contain at least one seed")
     out = [validate.non_negative(f"{name}[{i}]", v, integer=True) for i, v in enumerate(values)]
     if len(set(out)) != len(out):
-        validate._fail(name, values, "must not repeat a seed")
+        validate.fail(name, values, "must not repeat a seed")
     return out
 
 
@@ -80,7 +80,7 @@ def binary_summary(outputs) -> dict:
     """
     out = np.asarray(outputs, np.float64)
     if out.ndim < 1 or out.shape[-1] != 2:
-        validate._fail("outputs.shape", out.shape, "must end in 2 (target, control)")
+        validate.fail("outputs.shape", out.shape, "must end in 2 (target, control)")
     out = out.reshape(-1, 2)
     snr = out[:, 0] / (out[:, 1] + 1e-9)
     margin = out[:, 0] - out[:, 1]
@@ -277,7 +277,7 @@ def seed_table(rows: Sequence[dict], by, keys: Sequence[str]) -> list[dict]:
     (0 for one seed).
     """
     if not rows:
-        validate._fail("rows", list(rows), "must contain at least one row")
+        validate.fail("rows", list(rows), "must contain at least one row")
     by = (by,) if isinstance(by, str) else tuple(by)
     groups: dict = {}
     for r in rows:
@@ -318,11 +318,11 @@ def linear_fit(x, y) -> dict:
     """
     x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
     if x.shape != y.shape:
-        validate._fail("y.shape", y.shape, f"must match x.shape {x.shape}")
+        validate.fail("y.shape", y.shape, f"must match x.shape {x.shape}")
     if x.size < 2 or np.unique(x).size < 2:
-        validate._fail("x", x.tolist(), "must hold at least two distinct values")
+        validate.fail("x", x.tolist(), "must hold at least two distinct values")
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
-        validate._fail("y", y.tolist(), "must be finite")
+        validate.fail("y", y.tolist(), "must be finite")
     slope, intercept = np.polyfit(x, y, 1)
     ss_res = float(np.sum((y - (slope * x + intercept)) ** 2))
     ss_tot = float(np.sum((y - y.mean()) ** 2))
@@ -376,7 +376,7 @@ def paper_protocol_under_corruptions(images, *, methods: Sequence[str] = tuple(P
     """
     methods = [validate.choice(f"methods[{i}]", m, PROTOCOL_METHODS) for i, m in enumerate(methods)]
     if not methods:
-        validate._fail("methods", methods, "must name at least one of "
+        validate.fail("methods", methods, "must name at least one of "
                        + ", ".join(repr(m) for m in PROTOCOL_METHODS))
     names = list(corruption_names)
     sev = validate.severities("severities", severities)
@@ -487,13 +487,13 @@ def robustness_setup(*, seed, quick, run_name, lams, lam_margin, seeds, epochs, 
     lams = _sorted_lams("lams", lams)
     lam_margin = validate.non_negative("lam_margin", lam_margin)
     if 0.0 not in lams or lam_margin not in lams or lam_margin == 0.0:
-        validate._fail("lams", lams,
+        validate.fail("lams", lams,
                        f"must contain 0 (the baseline) and lam_margin={lam_margin} > 0")
     train = _training(seeds, epochs, lr, batch_size, hidden)
     n_scenes = validate.positive("n_scenes", n_scenes, integer=True)
     severities = validate.severities("severities", severities)
     if 0.0 not in severities or 0.5 not in severities:
-        validate._fail("severities", severities, "must contain 0.0 (clean) and 0.5")
+        validate.fail("severities", severities, "must contain 0.0 (clean) and 0.5")
     if quick:  # one seed, a shorter schedule, fewer scenes: same code path
         train["seeds"], train["epochs"] = train["seeds"][:1], min(train["epochs"], 15)
         n_scenes = min(n_scenes, 10)

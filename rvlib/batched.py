@@ -137,7 +137,7 @@ def _loss_params(loss: str) -> dict[str, Any]:
 def _check_configs(configs, loss: str) -> tuple[list[dict], list[str], list[str]]:
     """Validate and fill configs -> (configs, traced loss keys, static loss keys)."""
     if isinstance(configs, dict) or not isinstance(configs, Sequence) or not configs:
-        validate._fail("configs", configs if isinstance(configs, (list, tuple))
+        validate.fail("configs", configs if isinstance(configs, (list, tuple))
                        else type(configs).__name__,
                        "must be a non-empty list of dicts (one per model)")
     loss_defaults = _loss_params(loss)
@@ -145,10 +145,10 @@ def _check_configs(configs, loss: str) -> tuple[list[dict], list[str], list[str]
     out = []
     for i, cfg in enumerate(configs):
         if not isinstance(cfg, dict):
-            validate._fail(f"configs[{i}]", cfg, "must be a dict")
+            validate.fail(f"configs[{i}]", cfg, "must be a dict")
         for key, value in cfg.items():
             if key not in allowed:
-                validate._fail(f"configs[{i}].{key}", value,
+                validate.fail(f"configs[{i}].{key}", value,
                                f"the keys allowed with loss={loss!r} are " + ", ".join(allowed))
         c = {**_DEFAULTS, **cfg}
         c["seed"] = validate.non_negative(f"configs[{i}].seed", c["seed"], integer=True)
@@ -167,7 +167,7 @@ def _check_configs(configs, loss: str) -> tuple[list[dict], list[str], list[str]
     for i, c in enumerate(out):
         for k in static:
             if c[k] != out[0][k]:
-                validate._fail(f"configs[{i}].{k}", c[k],
+                validate.fail(f"configs[{i}].{k}", c[k],
                                f"must equal configs[0].{k}={out[0][k]!r}: a string "
                                "hyperparameter changes the program (use separate fit_many calls)")
     return out, traced, static
@@ -184,7 +184,7 @@ def _init(make_model, configs, tx_for):
     for i, c in enumerate(configs):
         model = make_model(c["seed"])
         if not isinstance(model, nnx.Module):
-            validate._fail(f"make_model({c['seed']})", type(model).__name__,
+            validate.fail(f"make_model({c['seed']})", type(model).__name__,
                            "must return an nnx.Module")
         g, state = train.create_train_state(model, tx_for(c["lr"]))
         sig = _signature(g, (state.params, state.rest))
@@ -192,7 +192,7 @@ def _init(make_model, configs, tx_for):
             graphdef, first = g, sig
         elif sig != first:
             what = "structure" if sig[:2] != first[:2] else "parameter shapes"
-            validate._fail(f"configs[{i}].seed", c["seed"],
+            validate.fail(f"configs[{i}].seed", c["seed"],
                            f"make_model({c['seed']}) builds a model whose {what} differ(s) from "
                            f"make_model({configs[0]['seed']}) for configs[0]; fit_many stacks "
                            "models of one architecture (train others in a separate call)")
@@ -379,7 +379,7 @@ def fit_many(make_model: Callable[[int], nnx.Module], configs: list[dict], train
         test = train._check_data("test", test)
     n = x.shape[0]
     if batch_size > n:
-        validate._fail("batch_size", batch_size,
+        validate.fail("batch_size", batch_size,
                        f"must be <= the number of training examples n={n}")
 
     graphdef, states = _init(make_model, configs, functools.partial(_make_tx, optimizer))

@@ -26,14 +26,10 @@ TFDS_NAMES = ("mnist", "fashion_mnist", "cifar10")
 DEPTH_KINDS = ("road", "nonroad", "both")
 
 
-def _fail(name: str, value, allowed: str):
-    raise ValueError(f"{name}={value!r} is not allowed: {allowed}")
-
-
 def _check_pair(images, labels) -> None:
     validate.image_shape("images", images)
     if np.shape(labels) != (np.shape(images)[0],):
-        _fail("labels.shape", tuple(np.shape(labels)),
+        validate.fail("labels.shape", tuple(np.shape(labels)),
               f"must be ({np.shape(images)[0]},), one label per image")
 
 
@@ -46,7 +42,7 @@ def _hw(name: str, size) -> tuple[int, int] | None:
     try:
         h, w = size
     except (TypeError, ValueError):
-        _fail(name, size, "must be None, an int or a pair (h, w)")
+        validate.fail(name, size, "must be None, an int or a pair (h, w)")
     return (validate.positive(f"{name}[0]", h, integer=True),
             validate.positive(f"{name}[1]", w, integer=True))
 
@@ -190,7 +186,7 @@ def _class_dirs(folder: Path) -> list[Path]:
 def _existing_folder(path) -> Path:
     folder = Path(path)
     if not folder.is_dir():
-        _fail("path", str(path), "folder does not exist")
+        validate.fail("path", str(path), "folder does not exist")
     return folder
 
 
@@ -221,7 +217,7 @@ def _read_image(file: Path, hw, grayscale: bool) -> np.ndarray:
                 im = im.resize((hw[1], hw[0]), Image.BILINEAR)
             arr = np.asarray(im, np.float32) / 255.0
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
-        _fail("file", str(file), f"not a readable image ({err})")
+        validate.fail("file", str(file), f"not a readable image ({err})")
     return arr[..., None] if arr.ndim == 2 else arr
 
 
@@ -241,15 +237,15 @@ def load_image_folder(path, *, size=(64, 64), grayscale: bool = True, limit=None
     dirs = _class_dirs(folder)
     top_files = _image_files(folder)
     if dirs and top_files:
-        _fail("path", str(path), f"mixes image files ({top_files[0].name!r}, ...) with class "
+        validate.fail("path", str(path), f"mixes image files ({top_files[0].name!r}, ...) with class "
               f"subfolders ({dirs[0].name!r}, ...); use one layout")
     groups = [_image_files(d) for d in dirs] if dirs else [top_files]
     for d, files in zip(dirs, groups):
         if not files:
-            _fail("path", str(path), f"class folder {d.name!r} has no images "
+            validate.fail("path", str(path), f"class folder {d.name!r} has no images "
                   f"({', '.join(IMAGE_EXTENSIONS)})")
     if not any(groups):
-        _fail("path", str(path), f"folder has no images ({', '.join(IMAGE_EXTENSIONS)})")
+        validate.fail("path", str(path), f"folder has no images ({', '.join(IMAGE_EXTENSIONS)})")
     files = [(f, label) for label, group in enumerate(groups) for f in group[:limit]]
 
     arrays = [_read_image(f, hw, grayscale) for f, _ in files]
@@ -257,7 +253,7 @@ def load_image_folder(path, *, size=(64, 64), grayscale: bool = True, limit=None
         shapes = [a.shape[:2] for a in arrays]
         odd = next((i for i, sh in enumerate(shapes) if sh != shapes[0]), None)
         if odd is not None:
-            _fail("size", None, f"images have different shapes: {shapes[0]} in "
+            validate.fail("size", None, f"images have different shapes: {shapes[0]} in "
                   f"{files[0][0].name!r} and {shapes[odd]} in {files[odd][0].name!r}; "
                   "pass size=(h, w) to resize them")
     labels = np.array([label for _, label in files], np.int32)
@@ -272,10 +268,10 @@ def select_evenly(images, labels, n: int):
     """
     total = len(images)
     if len(labels) != total:
-        _fail("labels.shape", tuple(np.shape(labels)), f"must be ({total},), one label per image")
+        validate.fail("labels.shape", tuple(np.shape(labels)), f"must be ({total},), one label per image")
     n = validate.positive("n", n, integer=True)
     if n > total:
-        _fail("n", n, f"must be <= the number of images ({total})")
+        validate.fail("n", n, f"must be <= the number of images ({total})")
     idx = np.linspace(0, total - 1, n).astype(int)
     return images[idx], labels[idx]
 
@@ -340,7 +336,7 @@ def _read_source(source, n: int, chunk: int = 1024) -> list:
 
 def _load_tfds_tf(name: str, split: str, data_dir, limit):
     if importlib.util.find_spec("tensorflow") is None:
-        _fail("use_tf", True, "TensorFlow is not installed; install the `tensorflow` extra "
+        validate.fail("use_tf", True, "TensorFlow is not installed; install the `tensorflow` extra "
               "(pip install 'rvlib[tensorflow]') or use use_tf=False (tfds.data_source)")
     import tensorflow_datasets as tfds
 
@@ -387,7 +383,7 @@ def _depth(n: int = 1000, *, kind: str = "both", **kwargs):
 
 def _folder(path=None, **kwargs):
     if path is None:
-        _fail("path", None, "load('folder', path=...) needs the image folder")
+        validate.fail("path", None, "load('folder', path=...) needs the image folder")
     return load_image_folder(path, **kwargs)
 
 
@@ -424,7 +420,7 @@ def train_test_split(images, labels, *, test_fraction: float = 0.2, seed: int = 
     _check_pair(images, labels)
     test_fraction = validate.number("test_fraction", test_fraction)
     if not 0.0 < test_fraction < 1.0:
-        _fail("test_fraction", test_fraction, "must be in (0, 1)")
+        validate.fail("test_fraction", test_fraction, "must be in (0, 1)")
     seed = validate.non_negative("seed", seed, integer=True)
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
@@ -436,7 +432,7 @@ def train_test_split(images, labels, *, test_fraction: float = 0.2, seed: int = 
     is_test[test_idx] = True
     n_test = int(is_test.sum())
     if n_test == 0 or n_test == len(labels):
-        _fail("test_fraction", test_fraction, f"leaves an empty {'test' if n_test == 0 else 'train'}"
+        validate.fail("test_fraction", test_fraction, f"leaves an empty {'test' if n_test == 0 else 'train'}"
               f" set for {len(labels)} examples")
     train, test = rng.permutation(np.flatnonzero(~is_test)), rng.permutation(test_idx)
     return (images[train], labels[train]), (images[test], labels[test])
@@ -459,10 +455,10 @@ def batches(key, images, labels, batch_size: int, *, drop_remainder: bool = True
     """
     n = len(images)
     if len(labels) != n:
-        _fail("labels.shape", tuple(np.shape(labels)), f"must be ({n},), one label per image")
+        validate.fail("labels.shape", tuple(np.shape(labels)), f"must be ({n},), one label per image")
     count = num_batches(n, batch_size, drop_remainder)
     if count == 0:
-        _fail("batch_size", batch_size, f"must be <= the number of examples ({n}) "
+        validate.fail("batch_size", batch_size, f"must be <= the number of examples ({n}) "
               "when drop_remainder=True")
     order = np.asarray(jax.random.permutation(key, n)) if shuffle else np.arange(n)
     for b in range(count):
@@ -482,7 +478,7 @@ def channel_stats(images):
 def normalize(images, mean, std):
     """``(images - mean) / std`` per channel; NumPy in -> NumPy out, jnp in -> jnp out."""
     if isinstance(std, (np.ndarray, list, tuple, float, int)) and np.any(np.asarray(std) <= 0):
-        _fail("std", np.asarray(std).tolist(), "must be > 0 in every channel")
+        validate.fail("std", np.asarray(std).tolist(), "must be > 0 in every channel")
     return (images - mean) / std
 
 

@@ -286,12 +286,12 @@ def gradient_clip_sweep(train, test, clips, *, model: str = "mlp", **kwargs) -> 
 
 def _check_configs(configs, rule: str) -> list[dict]:
     if not configs:
-        validate._fail("configs", list(configs), "must hold at least one setting")
+        validate.fail("configs", list(configs), "must hold at least one setting")
     out = []
     for i, c in enumerate(configs):
         unknown = set(c) - {"eta", "init_scale", "clip"}
         if unknown:
-            validate._fail(f"configs[{i}]", c, "keys must be among 'eta', 'init_scale', 'clip'")
+            validate.fail(f"configs[{i}]", c, "keys must be among 'eta', 'init_scale', 'clip'")
         out.append({"eta": validate.non_negative(f"configs[{i}].eta", c.get("eta",
                                                                              DEFAULT_ETA[rule])),
                     "init_scale": validate.positive(f"configs[{i}].init_scale",
@@ -371,7 +371,7 @@ def clip_rows(results: list[dict], *, levels=paper.NOISE_LEVELS) -> list[dict]:
     """
     base = next((r for r in results if r["clip"] is None), None)
     if base is None:
-        validate._fail("results", [clip_label(r["clip"]) for r in results],
+        validate.fail("results", [clip_label(r["clip"]) for r in results],
                        "must include an unconstrained setting (clip=None) as the reference")
     ref = _summary(base, levels)
     paper_none = PAPER_CLIP_SNR[None]

@@ -36,7 +36,7 @@ Loss = Callable[[jax.Array, jax.Array], jax.Array]
 def _smoothing(name, value):
     value = validate.number(name, value, min=0.0)
     if value >= 1.0:
-        validate._fail(name, value, "must be in [0, 1)")
+        validate.fail(name, value, "must be in [0, 1)")
     return value
 
 
@@ -198,6 +198,6 @@ def get_loss(name: str, **kwargs) -> Loss:
     for key in kwargs:
         if key not in allowed:
             takes = ", ".join(allowed) if allowed else "no hyperparameters"
-            validate._fail(key, kwargs[key], f"{name!r} takes {takes}")
+            validate.fail(key, kwargs[key], f"{name!r} takes {takes}")
     params = {key: _CHECKS[key](key, value) for key, value in kwargs.items()}
     return functools.partial(LOSSES[name], **params)

@@ -28,11 +28,11 @@ def _check_outputs(name: str, outputs, labels=None, *, min_classes: int = 2) -> 
     # Shapes are static under jit, so these checks cost nothing at run time.
     shape = tuple(jnp.shape(outputs))
     if len(shape) != 2:
-        validate._fail(name + ".shape", shape, "must be [batch, classes]")
+        validate.fail(name + ".shape", shape, "must be [batch, classes]")
     if shape[1] < min_classes:
-        validate._fail(name + ".shape", shape, f"must have at least {min_classes} classes")
+        validate.fail(name + ".shape", shape, f"must have at least {min_classes} classes")
     if labels is not None and tuple(jnp.shape(labels)) != shape[:1]:
-        validate._fail("labels.shape", tuple(jnp.shape(labels)), f"must be ({shape[0]},) to match {name}")
+        validate.fail("labels.shape", tuple(jnp.shape(labels)), f"must be ({shape[0]},) to match {name}")
 
 
 def _true_and_rest(outputs: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -191,7 +191,7 @@ def weight_stats(w, clip=None) -> dict:
     clip = validate.clip_range("clip", clip)
     v = _as_f64(w)
     if v.size == 0:
-        validate._fail("w.size", 0, "must contain at least one weight")
+        validate.fail("w.size", 0, "must contain at least one weight")
     finite = bool(np.all(np.isfinite(v)))
     if finite or np.any(np.isnan(v)):
         std = _std(v) if finite else float("nan")

@@ -65,30 +65,30 @@ ECE_BINS = 15  # as metrics.ece's default
 def _check_images_labels(images, labels):
     validate.image_shape("images", images)
     if not jnp.issubdtype(getattr(images, "dtype", None), jnp.floating):
-        validate._fail("images.dtype", str(images.dtype),
+        validate.fail("images.dtype", str(images.dtype),
                        "must be a floating dtype with values in [0, 1]")
     n = images.shape[0]
     if n == 0:
-        validate._fail("images.shape", tuple(images.shape), "must contain at least one image")
+        validate.fail("images.shape", tuple(images.shape), "must contain at least one image")
     labels = np.asarray(labels)
     if labels.shape != (n,):
-        validate._fail("labels.shape", labels.shape, f"must be ({n},), one label per image")
+        validate.fail("labels.shape", labels.shape, f"must be ({n},), one label per image")
     if not np.issubdtype(labels.dtype, np.integer):
-        validate._fail("labels.dtype", str(labels.dtype), "must be integer")
+        validate.fail("labels.dtype", str(labels.dtype), "must be integer")
     if labels.min() < 0:
-        validate._fail("labels", int(labels.min()), "must be >= 0")
+        validate.fail("labels", int(labels.min()), "must be >= 0")
     return jnp.asarray(images, jnp.float32), labels.astype(np.int32)
 
 
 def _check_corruptions(names) -> list[str]:
     names = [names] if isinstance(names, str) else list(names)
     if not names:
-        validate._fail("corruptions", names, "must name at least one of "
+        validate.fail("corruptions", names, "must name at least one of "
                        + ", ".join(repr(c) for c in corr.CORRUPTIONS))
     for i, name in enumerate(names):
         validate.choice(f"corruptions[{i}]", name, corr.CORRUPTIONS)
     if len(set(names)) != len(names):
-        validate._fail("corruptions", names, "must not repeat a name")
+        validate.fail("corruptions", names, "must not repeat a name")
     return names
 
 
@@ -96,7 +96,7 @@ def _check_options(corruptions, severities, seed, batch_size):
     names = _check_corruptions(corruptions)
     sev = validate.severities("severities", severities)
     if len(set(sev)) != len(sev):
-        validate._fail("severities", list(severities), "must not repeat a value")
+        validate.fail("severities", list(severities), "must not repeat a value")
     seed = validate.non_negative("seed", seed, integer=True)
     batch_size = validate.positive("batch_size", batch_size, integer=True)
     return names, sev, seed, batch_size
@@ -108,13 +108,13 @@ def _check_classes(graphdef, parts, images, labels, what: str):
     try:
         out = jax.eval_shape(lambda p, x: nnx.merge(graphdef, *p)(x), one, images[:1])
     except (TypeError, ValueError) as err:
-        validate._fail("images.shape", tuple(images.shape), f"{what} cannot take it "
+        validate.fail("images.shape", tuple(images.shape), f"{what} cannot take it "
                        f"({type(err).__name__}: {str(err).splitlines()[0]})")
     if len(out.shape) != 2 or out.shape[1] < 2:
-        validate._fail(f"{what} output shape", tuple(out.shape),
+        validate.fail(f"{what} output shape", tuple(out.shape),
                        "must be [batch, classes] with at least 2 classes")
     if labels.max() >= out.shape[1]:
-        validate._fail("labels", int(labels.max()),
+        validate.fail("labels", int(labels.max()),
                        f"must be < the number of classes {out.shape[1]} of {what}")
 
 
@@ -299,13 +299,13 @@ def evaluate_robustness(models: Mapping[str, nnx.Module], images, labels, *,
     metric definitions.
     """
     if not isinstance(models, Mapping) or not models:
-        validate._fail("models", type(models).__name__,
+        validate.fail("models", type(models).__name__,
                        "must be a non-empty dict {name: nnx.Module}")
     for name, model in models.items():
         if not isinstance(name, str):
-            validate._fail("models key", name, "must be a string (the model's name)")
+            validate.fail("models key", name, "must be a string (the model's name)")
         if not isinstance(model, nnx.Module):
-            validate._fail(f"models[{name!r}]", type(model).__name__, "must be an nnx.Module")
+            validate.fail(f"models[{name!r}]", type(model).__name__, "must be an nnx.Module")
     names, sev, seed, batch_size = _check_options(corruptions, severities, seed, batch_size)
     images, labels = _check_images_labels(images, labels)
     rows = _run(_group_models(models), images, labels, names, sev, seed, batch_size, progress)
@@ -329,23 +329,23 @@ def evaluate_stacked(graphdef: nnx.GraphDef, stacked_state, names: Sequence[str]
 
     if isinstance(stacked_state, TrainState):
         if use_ema and stacked_state.ema is None:
-            validate._fail("use_ema", True, "the state has no EMA (train with ema_decay set)")
+            validate.fail("use_ema", True, "the state has no EMA (train with ema_decay set)")
         parts = (stacked_state.ema if use_ema else stacked_state.params, stacked_state.rest)
     else:
         parts = (stacked_state,)
     leaves = jax.tree.leaves(parts)
     if not leaves:
-        validate._fail("stacked_state", type(stacked_state).__name__, "holds no arrays")
+        validate.fail("stacked_state", type(stacked_state).__name__, "holds no arrays")
     k = leaves[0].shape[0] if leaves[0].ndim else 0
     if any(a.ndim == 0 or a.shape[0] != k for a in leaves):
         axes = sorted({a.shape[:1] for a in leaves})
-        validate._fail("stacked_state", f"leading axes {axes}",
+        validate.fail("stacked_state", f"leading axes {axes}",
                        "must be stacked: every leaf needs the same leading (model) axis")
     names = [names] if isinstance(names, str) else list(names)
     if len(names) != k:
-        validate._fail("names", names, f"must give one name per stacked model ({k})")
+        validate.fail("names", names, f"must give one name per stacked model ({k})")
     if len(set(names)) != len(names) or not all(isinstance(m, str) for m in names):
-        validate._fail("names", names, "must be distinct strings")
+        validate.fail("names", names, "must be distinct strings")
     cnames, sev, seed, batch_size = _check_options(corruptions, severities, seed, batch_size)
     images, labels = _check_images_labels(images, labels)
     rows = _run([(graphdef, names, parts)], images, labels, cnames, sev, seed, batch_size,
@@ -363,6 +363,6 @@ def at_severity(rows: Sequence[dict], corruption: str, severity: float) -> dict[
         if corruption not in have_c:
             validate.choice("corruption", corruption, have_c)
         have_s = sorted(s for c, s in pairs if c == corruption)
-        validate._fail("severity", severity,
+        validate.fail("severity", severity,
                        "must be one of " + ", ".join(f"{s:g}" for s in have_s))
     return found

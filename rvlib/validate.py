@@ -11,7 +11,8 @@ import math
 from collections.abc import Iterable, Sequence
 
 
-def _fail(name: str, value, allowed: str) -> None:
+def fail(name: str, value, allowed: str) -> None:
+    """Raise the one error format: ``name=value is not allowed: allowed``."""
     raise ValueError(f"{name}={value!r} is not allowed: {allowed}")
 
 
@@ -22,22 +23,22 @@ def number(name: str, value, *, min=None, max=None, min_inclusive=True,
         try:
             value = float(value) if not integer else int(value)
         except (TypeError, ValueError):
-            _fail(name, value, "must be a number")
+            fail(name, value, "must be a number")
     if integer:
         if float(value) != int(value):
-            _fail(name, value, "must be an integer")
+            fail(name, value, "must be an integer")
         value = int(value)
     else:
         value = float(value)
     if math.isnan(value):
-        _fail(name, value, "must not be NaN")
+        fail(name, value, "must not be NaN")
     if min is not None:
         if min_inclusive and value < min:
-            _fail(name, value, f"must be >= {min}")
+            fail(name, value, f"must be >= {min}")
         if not min_inclusive and value <= min:
-            _fail(name, value, f"must be > {min}")
+            fail(name, value, f"must be > {min}")
     if max is not None and value > max:
-        _fail(name, value, f"must be <= {max}")
+        fail(name, value, f"must be <= {max}")
     return value
 
 
@@ -56,7 +57,7 @@ def probability(name: str, value):
 def choice(name: str, value, allowed: Iterable[str]) -> str:
     allowed = list(allowed)
     if value not in allowed:
-        _fail(name, value, "must be one of " + ", ".join(repr(a) for a in allowed))
+        fail(name, value, "must be one of " + ", ".join(repr(a) for a in allowed))
     return value
 
 
@@ -68,18 +69,18 @@ def clip_range(name: str, value) -> tuple[float, float] | None:
         lo, hi = value
         lo, hi = float(lo), float(hi)
     except (TypeError, ValueError):
-        _fail(name, value, "must be None or a pair (g_min, g_max) of numbers")
+        fail(name, value, "must be None or a pair (g_min, g_max) of numbers")
     if math.isnan(lo) or math.isnan(hi):
-        _fail(name, value, "bounds must not be NaN")
+        fail(name, value, "bounds must not be NaN")
     if lo > hi:
-        _fail(name, value, f"g_min must be <= g_max, got g_min={lo} > g_max={hi}")
+        fail(name, value, f"g_min must be <= g_max, got g_min={lo} > g_max={hi}")
     return (lo, hi)
 
 
 def severities(name: str, values: Sequence) -> list[float]:
     out = [number(f"{name}[{i}]", v, min=0.0, max=1.0) for i, v in enumerate(values)]
     if not out:
-        _fail(name, list(values), "must contain at least one severity in [0, 1]")
+        fail(name, list(values), "must contain at least one severity in [0, 1]")
     return out
 
 
@@ -88,8 +89,8 @@ def image_shape(name: str, images, *, ndim=4, channels=None, hw=None) -> None:
     shape = tuple(getattr(images, "shape", ()))
     want = "[n, h, w, c]" if ndim == 4 else f"{ndim} dimensions"
     if len(shape) != ndim:
-        _fail(name + ".shape", shape, f"must be {want}")
+        fail(name + ".shape", shape, f"must be {want}")
     if hw is not None and tuple(shape[1:3]) != tuple(hw):
-        _fail(name + ".shape", shape, f"height, width must be {tuple(hw)}")
+        fail(name + ".shape", shape, f"height, width must be {tuple(hw)}")
     if channels is not None and shape[-1] != channels:
-        _fail(name + ".shape", shape, f"must have {channels} channel(s) in the last axis")
+        fail(name + ".shape", shape, f"must have {channels} channel(s) in the last axis")
