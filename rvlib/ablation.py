@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from rvlib import batched, corruptions, metrics, paper, protocol, validate
+from rvlib import batched, corruptions, experiments, metrics, paper, protocol, validate
 
 __all__ = [
     "binary_summary", "paper_lambda_rows", "plot_paper_lambda", "paper_response",
@@ -251,22 +251,12 @@ def train_lambda_models(make_model, train, test, *, lams, seeds, epochs: int,
 def classifier_metrics(model, x, y, *, batch_size: int = 1024) -> dict:
     """Test metrics of a multi-class ``model`` on ``x: f32[n, ...]``, ``y: i32[n]`` (floats).
 
-    accuracy, margin_median (``z_y − max_{j≠y} z_j``), snr_median (the softmax
-    ratio ``p_y / max_{j≠y} p_j``, i.e. ``exp(margin)``), confidence, ece, nll.
+    The logits are computed in batches; the metrics are ``experiments.classifier_metrics``
+    (accuracy, nll, ece, confidence, margin mean/median, snr_median).
     """
     x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.int32)
     logits = jnp.concatenate([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
-    m = _classifier_metrics(logits, y)
-    return {k: float(v) for k, v in jax.device_get(m).items()}
-
-
-@jax.jit
-def _classifier_metrics(logits, y):
-    return {"accuracy": metrics.accuracy(logits, y),
-            "margin_median": jnp.median(metrics.logit_margin(logits, y)),
-            "snr_median": jnp.median(metrics.snr(jax.nn.softmax(logits), y)),
-            "confidence": jnp.mean(metrics.confidence(logits)),
-            "ece": metrics.ece(logits, y), "nll": metrics.nll(logits, y)}
+    return experiments.classifier_metrics(logits, y)
 
 
 def seed_table(rows: Sequence[dict], by, keys: Sequence[str]) -> list[dict]:

@@ -352,7 +352,7 @@ def _load_tfds_tf(name: str, split: str, data_dir, limit):
 
 # --------------------------------------------------------------------------- digits
 
-def _resize(images, hw):
+def resize(images, hw):
     """f32[n, h, w, c] -> f32[n, hw[0], hw[1], c], bilinear (jax.image.resize)."""
     n, _, _, c = images.shape
     out = jax.image.resize(images, (n, *hw, c), method="bilinear")
@@ -371,7 +371,7 @@ def load_digits(*, size=None):
     digits = sk_digits()
     images = (digits.images.astype(np.float32) / 16.0)[..., None]
     if hw is not None and hw != images.shape[1:3]:
-        images = _resize(images, hw)
+        images = resize(images, hw)
     return images, digits.target.astype(np.int32)
 
 

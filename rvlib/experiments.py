@@ -165,9 +165,7 @@ def hardware_setup(*, seed, quick, run_name, n_images, eta, iters, clip_ranges, 
 def _resize(images, size):
     if size is None or images.shape[1:3] == (size, size):
         return images
-    n, _, _, c = images.shape
-    out = jax.image.resize(jnp.asarray(images), (n, size, size, c), method="bilinear")
-    return np.clip(np.asarray(out, np.float32), 0.0, 1.0)
+    return data.resize(jnp.asarray(images), (size, size))
 
 
 def load_split(dataset: str = "digits", *, size: int | None = 16, limit: int | None = None,

@@ -30,6 +30,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
 from rvlib import validate
+from rvlib.metrics import logit_margin
 
 LossFn = Callable[[jax.Array, jax.Array], jax.Array]  # (f32[b, k], i32[b]) -> f32[]
 AXIS = "batch"  # the pmap axis name used by pmap_train_step
@@ -114,16 +115,9 @@ def _weights(state: TrainState, use_ema: bool):
 
 # ----------------------------------------------------------------------------- pieces
 
-def _margin(logits, labels):
-    """z_y - max_{j != y} z_j per example: f32[b, k], i32[b] -> f32[b]."""
-    is_y = jax.nn.one_hot(labels, logits.shape[-1], dtype=bool)
-    z_y = jnp.take_along_axis(logits, labels[:, None], axis=-1)[:, 0]
-    return z_y - jnp.max(jnp.where(is_y, -jnp.inf, logits), axis=-1)
-
-
 def _logit_metrics(loss_fn: LossFn, logits, labels) -> dict[str, jax.Array]:
     """Loss, accuracy, mean margin, mean confidence and median SNR of a batch of logits."""
-    margin = _margin(logits, labels)
+    margin = logit_margin(logits, labels)
     return dict(
         loss=loss_fn(logits, labels),
         accuracy=jnp.mean(jnp.argmax(logits, -1) == labels),
@@ -197,7 +191,7 @@ def make_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation,
         (loss, (logits, rest)), grads = jax.value_and_grad(objective, has_aux=True)(
             state.params, state.rest, x, y, key)
         metrics = dict(loss=loss, accuracy=jnp.mean(jnp.argmax(logits, -1) == y),
-                       margin=jnp.mean(_margin(logits, y)))
+                       margin=jnp.mean(logit_margin(logits, y)))
         if axis_name is not None:
             grads = jax.lax.pmean(grads, axis_name)
             metrics = jax.lax.pmean(metrics, axis_name)
