@@ -1,20 +1,26 @@
 """The paper's per-image protocol, run for every image (and every λ) at once.
 
-Protocol (shared/PAPER.md §2): one model per image ``x: f32[4096]``, target
-``t = [1, 0]`` (output 0 "target", output 1 "control"); crossbars trained with
-the Hebbian or delta rule, the 2-layer MLP with ``Σ(out − t)² − λ·log(max(m, 0.1))``
-by plain gradient descent; evaluation on ``clip(x + σ·N(0, 1), 0, 1)`` for
-σ in 0.1..0.7 with one noise draw per image (key ``99 + i``, reused across
-levels as published); ``SNR = out0 / (out1 + 1e-9)``, correct iff ``out0 > out1``.
+Protocol (docs/protocol.md, from the authors' script "HONEST SCIENTIFIC
+INVESTIGATION: What REALLY Improves Robustness?" v2.0): one model per image
+``x: f32[4096]``, target ``t = [1, 0]`` (output 0 "target", output 1
+"control"); crossbars trained with the Hebbian or delta rule; a 2-layer MLP
+4096→128→2 (ReLU, no biases) trained by the authors' hand-written update
+(``update="published"``, the default) or, as a named variant, by the exact
+gradient of the stated loss ``Σ(out − t)² − λ·log(max(m, 0.1))``
+(``update="gradient"``, optionally with biases); evaluation on
+``clip(x + σ·N(0, 1), 0, 1)`` for σ in 0.1..0.7 with one noise draw per image
+(key ``99 + i``, reused across levels as published);
+``SNR = out0 / (out1 + 1e-9)``, correct iff ``out0 > out1``.
 
 Two engines train the MLP:
 
-* ``"dense"`` iterates the published update on the full ``W1: f32[4096, 128]``.
-* ``"lowrank"`` (default) uses that every update is an outer product with the
-  one training image: ``W1(t) = W1(0) + outer(x, c(t))``, so the hidden
-  pre-activation is ``x·W1(0) + ‖x‖²·c + b1`` and training is a 128-dim
-  recurrence on ``c``.  Exact in exact arithmetic (tests compare both engines);
-  it removes the 4096×128 matrix from the training loop entirely.
+* ``"dense"`` iterates the update on the full ``W1: f32[4096, 128]``.
+* ``"lowrank"`` (default) uses that every W1 step (published or gradient) is an
+  outer product with the one training image: ``W1(t) = W1(0) + outer(x, c(t))``,
+  so the hidden pre-activation is ``x·W1(0) + ‖x‖²·c (+ b1)`` and training is
+  a 128-dim recurrence on ``c``.  Exact in exact arithmetic (tests compare both
+  engines with a NumPy transcription of the authors' loop); it removes the
+  4096×128 matrix from the training loop entirely.
 """
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rvlib import losses, metrics, paper, rules, validate
+from rvlib import data, losses, metrics, paper, rules, validate
 
 TARGET = (1.0, 0.0)
 PAPER_SEED = 42
@@ -33,6 +39,8 @@ HEBB_ETA, HEBB_ITERS = 0.2, 30
 DELTA_ETA, DELTA_ITERS = 0.01, 30
 MLP_LR, MLP_ITERS, MLP_HIDDEN, MARGIN_FLOOR = 1e-3, 60, 128, 0.1
 ENGINES = ("lowrank", "dense")
+# "published": the authors' hand-written step; "gradient": exact gradient of the stated loss.
+UPDATES = ("published", "gradient")
 
 
 def per_image_keys(seed: int, n: int):
@@ -46,14 +54,19 @@ def init_crossbars(seed: int, n: int, d: int, k: int = 2):
         per_image_keys(seed, n))
 
 
-def init_mlps(seed: int, n: int, d: int, hidden: int = MLP_HIDDEN) -> dict:
-    """Stacked MLP params (``w1: f32[n, d, h]``, ``b1``, ``w2: f32[n, h, 2]``, ``b2``), weights U[-0.01, 0.01]."""
+def init_mlps(seed: int, n: int, d: int, hidden: int = MLP_HIDDEN, *, bias: bool = False) -> dict:
+    """Stacked per-image MLP weights drawn as the authors do: ``k1, k2 = split(key(seed + i))``.
+
+    ``w1: f32[n, d, h] = U(k1, [d, h], −0.01, 0.01)``, ``w2: f32[n, h, 2] =
+    U(k2, [h, 2], −0.01, 0.01)``; no biases (the published MLP has none).
+    ``bias=True`` adds zero ``b1: f32[n, h]`` and ``b2: f32[n, 2]`` for the
+    gradient variant; the weights are the same draws either way.
+    """
     def one(key):
         k1, k2 = jax.random.split(key)
-        return {"w1": jax.random.uniform(k1, (d, hidden), jnp.float32, -0.01, 0.01),
-                "b1": jnp.zeros(hidden), 
-                "w2": jax.random.uniform(k2, (hidden, 2), jnp.float32, -0.01, 0.01),
-                "b2": jnp.zeros(2)}
+        p = {"w1": jax.random.uniform(k1, (d, hidden), jnp.float32, -0.01, 0.01),
+             "w2": jax.random.uniform(k2, (hidden, 2), jnp.float32, -0.01, 0.01)}
+        return p | ({"b1": jnp.zeros(hidden), "b2": jnp.zeros(2)} if bias else {})
     return jax.vmap(one)(per_image_keys(seed, n))
 
 
@@ -62,6 +75,21 @@ def noisy_images(x, levels, seed: int = NOISE_SEED):
     eps = jax.vmap(lambda key: jax.random.normal(key, x.shape[1:]))(per_image_keys(seed, len(x)))
     levels = jnp.asarray(levels, jnp.float32)
     return jnp.clip(x[None] + levels[:, None, None] * eps[None], 0.0, 1.0)
+
+
+def load_paper_images(path, n: int = 50, *, size: int = 64):
+    """The authors' 50 images from a folder: ``f32[n, size·size]`` in [0, 1].
+
+    As their script: every ``*.png`` under ``path`` (``glob("**/*.png",
+    recursive=True)``, in file-system order, so the pick can differ between
+    machines), ``n`` indices ``linspace(0, N − 1, n)`` rounded down, Pillow's
+    ``convert("L")``, resize to ``size × size`` with Pillow's default filter,
+    divide by 255 (16-bit depth PNGs saturate: see
+    :func:`rvlib.data.load_image_folder`, ``convert="authors"``).
+    """
+    images, _ = data.load_image_folder(path, size=size, convert="authors", order="glob",
+                                       evenly=n)
+    return data.flatten(images)
 
 
 def _check_images(images):
@@ -98,58 +126,138 @@ def _crossbar_program(x, levels, rule, eta, iters, clip, seed, noise_seed):
 
 # ---------------------------------------------------------------- MLP
 def paper_objective(out, lam, floor=MARGIN_FLOOR):
-    """``Σ(out − t)² − λ·log(max(out0 − out1, floor))`` for one image's ``out: f32[2]``."""
+    """The stated loss ``Σ(out − t)² − λ·log(max(out0 − out1, floor))`` for one image's ``out: f32[2]``.
+
+    The ``"gradient"`` update descends it exactly; the authors' ``"published"``
+    update does not (see :func:`published_error`).
+    """
     return losses.margin_loss(out[None], jnp.zeros((1,), jnp.int32), lam=lam, base="mse",
                               floor=floor)
 
 
+def published_error(out, lam, floor=MARGIN_FLOOR):
+    """The authors' output error for one forward pass: ``e = out − t``, then ``e0 −= λ/max(m, floor)``.
+
+    out: f32[2] -> f32[2]; m = out0 − out1.  Compared with the gradient of
+    :func:`paper_objective` (``2·(out − t)`` plus ``−λ/m`` on out0 and ``+λ/m``
+    on out1 while ``m > floor``): the MSE part is halved, the margin push
+    only raises out0 (out1 is never pushed down), and the push stays on, at
+    ``λ/floor``, below the floor where the stated loss is flat.
+    """
+    e = out - jnp.asarray(TARGET, out.dtype)
+    return e.at[0].add(-lam / jnp.maximum(out[0] - out[1], floor))
+
+
+def _check_update(update: str, p) -> None:
+    validate.choice("update", update, UPDATES)
+    if update == "published" and "b1" in p:
+        validate.fail("bias", True, "the published update has no biases; "
+                      "bias=True needs update='gradient'")
+
+
 def _forward(p, x):
-    return jax.nn.relu(x @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
+    """The MLP on ``x: f32[..., d]`` -> ``f32[..., 2]``; biases only where ``p`` has them."""
+    pre = x @ p["w1"] + p["b1"] if "b1" in p else x @ p["w1"]
+    out = jax.nn.relu(pre) @ p["w2"]
+    return out + p["b2"] if "b2" in p else out
 
 
-def train_mlp_dense(p, x, lam, *, lr=MLP_LR, iters=MLP_ITERS, floor=MARGIN_FLOOR) -> dict:
-    """The published loop: ``p <- p − lr·∇p`` on one image, ``iters`` times (x: f32[d])."""
-    def body(p, _):
-        g = jax.grad(lambda p: paper_objective(_forward(p, x), lam, floor))(p)
-        return jax.tree.map(lambda a, b: a - lr * b, p, g), None
+def _head_directions(pre, head, lam, floor, update):
+    """Update directions ``(d_pre: f32[h], d_head)`` from one forward pass at ``pre: f32[h]``.
+
+    ``head`` holds ``w2: f32[h, 2]`` (and ``b2`` for the biased gradient
+    variant).  W1 moves by ``outer(x, d_pre)`` and b1 by ``d_pre``.
+    published: ``d_pre = (W2_old·e) ⊙ [h > 0]``, ``d_w2 = outer(h, e)``.
+    gradient: ``jax.grad`` of :func:`paper_objective`.
+    """
+    if update == "published":
+        h = jax.nn.relu(pre)
+        e = published_error(h @ head["w2"], lam, floor)
+        return (head["w2"] @ e) * (h > 0), {"w2": jnp.outer(h, e)}
+
+    def loss(pre, head):
+        out = jax.nn.relu(pre) @ head["w2"]
+        return paper_objective(out + head["b2"] if "b2" in head else out, lam, floor)
+    return jax.grad(loss, argnums=(0, 1))(pre, head)
+
+
+def train_mlp_dense(p, x, lam, *, lr=MLP_LR, iters=MLP_ITERS, floor=MARGIN_FLOOR,
+                    update: str = "published") -> dict:
+    """``iters`` updates of one image's MLP on the full ``W1: f32[d, h]`` (x: f32[d]).
+
+    ``update="published"``: the authors' hand-written step, literally
+    (``p`` without biases).  ``update="gradient"``: ``p <- p − lr·∇p`` of
+    :func:`paper_objective` by ``jax.grad`` over every parameter in ``p``
+    (with or without ``b1``/``b2``).
+    """
+    _check_update(update, p)
+    if update == "published":
+        def body(p, _):
+            h = jax.nn.relu(x @ p["w1"])
+            e = published_error(h @ p["w2"], lam, floor)
+            d_pre = (p["w2"] @ e) * (h > 0)          # uses W2 before this step's update
+            return {"w1": p["w1"] - lr * jnp.outer(x, d_pre),
+                    "w2": p["w2"] - lr * jnp.outer(h, e)}, None
+    else:
+        def body(p, _):
+            g = jax.grad(lambda p: paper_objective(_forward(p, x), lam, floor))(p)
+            return jax.tree.map(lambda a, b: a - lr * b, p, g), None
     return jax.lax.scan(body, p, None, length=iters)[0]
 
 
-def train_mlp_lowrank(p, x, lam, *, lr=MLP_LR, iters=MLP_ITERS, floor=MARGIN_FLOOR) -> dict:
-    """Same training as ``train_mlp_dense``; returns ``{c, b1, w2, b2}`` with ``W1 = W1(0) + outer(x, c)``.
+def train_mlp_lowrank(p, x, lam, *, lr=MLP_LR, iters=MLP_ITERS, floor=MARGIN_FLOOR,
+                      update: str = "published") -> dict:
+    """Same training as ``train_mlp_dense``; returns ``{c, w2}`` (+ ``b1, b2``) with ``W1 = W1(0) + outer(x, c)``.
 
-    ∂L/∂W1 = outer(x, g) with g = ∂L/∂(pre-activation), so W1 only ever moves
-    along x; tracking c needs the 128-vector ``x·W1(0)`` and the scalar ``‖x‖²``.
+    Both updates move W1 by ``outer(x, d_pre)`` only, so W1 never leaves
+    ``W1(0) + outer(x, c)``; tracking ``c: f32[h]`` needs the h-vector
+    ``x·W1(0)`` and the scalar ``‖x‖²``.
     """
+    _check_update(update, p)
     a0, s = x @ p["w1"], x @ x
-
-    def head(pre, w2, b2):
-        return paper_objective(jax.nn.relu(pre) @ w2 + b2, lam, floor)
+    bias = "b1" in p
 
     def body(st, _):
-        c, b1, w2, b2 = st
-        g, gw2, gb2 = jax.grad(head, argnums=(0, 1, 2))(a0 + s * c + b1, w2, b2)
-        return (c - lr * g, b1 - lr * g, w2 - lr * gw2, b2 - lr * gb2), None
+        c, b1, head = st
+        d_pre, d_head = _head_directions(a0 + s * c + b1 if bias else a0 + s * c, head, lam,
+                                         floor, update)
+        return (c - lr * d_pre, b1 - lr * d_pre if bias else b1,
+                jax.tree.map(lambda a, b: a - lr * b, head, d_head)), None
 
-    st0 = (jnp.zeros_like(p["b1"]), p["b1"], p["w2"], p["b2"])
-    c, b1, w2, b2 = jax.lax.scan(body, st0, None, length=iters)[0]
-    return {"c": c, "b1": b1, "w2": w2, "b2": b2}
+    head0 = {k: p[k] for k in ("w2", "b2") if k in p}
+    st0 = (jnp.zeros_like(a0), p["b1"] if bias else jnp.zeros(()), head0)
+    c, b1, head = jax.lax.scan(body, st0, None, length=iters)[0]
+    return {"c": c, **({"b1": b1} if bias else {}), **head}
 
 
 def lowrank_forward(q, w1_0, x_train, x_eval):
     """Outputs of the trained low-rank MLP on ``x_eval: f32[m, d]`` -> ``f32[m, 2]``."""
-    pre = x_eval @ w1_0 + (x_eval @ x_train)[:, None] * q["c"] + q["b1"]
-    return jax.nn.relu(pre) @ q["w2"] + q["b2"]
+    pre = x_eval @ w1_0 + (x_eval @ x_train)[:, None] * q["c"]
+    out = jax.nn.relu(pre + q["b1"] if "b1" in q else pre) @ q["w2"]
+    return out + q["b2"] if "b2" in q else out
+
+
+def check_update(update, bias) -> bool:
+    """Validate the MLP training choice; returns ``bias`` as a bool."""
+    validate.choice("update", update, UPDATES)
+    bias = validate.flag("bias", bias)
+    if bias and update == "published":
+        validate.fail("bias", bias, "the published update has no biases; "
+                      "bias=True needs update='gradient'")
+    return bias
 
 
 def run_mlp(images, lams, *, lr: float = MLP_LR, iters: int = MLP_ITERS,
             hidden: int = MLP_HIDDEN, floor: float = MARGIN_FLOOR, levels=paper.NOISE_LEVELS,
             seed: int = PAPER_SEED, noise_seed: int = NOISE_SEED,
-            engine: str = "lowrank") -> dict:
+            engine: str = "lowrank", update: str = "published", bias: bool = False) -> dict:
     """Train the paper's MLP per image for every λ in ``lams`` and evaluate on the noisy copies.
 
     images: f32[n, d]. Returns NumPy ``outputs: f32[K, n, L, 2]`` and
     ``clean: f32[K, n, 2]`` for K = len(lams). Same init for every λ (key seed + i).
+    ``update``: ``"published"`` (the authors' step, no biases; the paper's
+    protocol) or ``"gradient"`` (exact gradient of :func:`paper_objective`,
+    zero-initialised biases when ``bias=True``).
     """
     x = _check_images(images)
     lams = [validate.non_negative(f"lams[{i}]", v) for i, v in enumerate(lams)]
@@ -159,25 +267,27 @@ def run_mlp(images, lams, *, lr: float = MLP_LR, iters: int = MLP_ITERS,
     floor = validate.positive("floor", floor)
     levels = validate.severities("levels", levels)
     validate.choice("engine", engine, ENGINES)
+    bias = check_update(update, bias)
     out = _mlp_program(x, jnp.asarray(lams, jnp.float32), tuple(levels), lr, iters, hidden,
-                       floor, seed, noise_seed, engine)
+                       floor, seed, noise_seed, engine, update, bias)
     return jax.tree.map(np.asarray, out)
 
 
-@partial(jax.jit, static_argnums=(2, 4, 5, 7, 8, 9))
-def _mlp_program(x, lams, levels, lr, iters, hidden, floor, seed, noise_seed, engine):
+@partial(jax.jit, static_argnums=(2, 4, 5, 7, 8, 9, 10, 11))
+def _mlp_program(x, lams, levels, lr, iters, hidden, floor, seed, noise_seed, engine,
+                 update="published", bias=False):
     n, d = x.shape
-    p0 = init_mlps(seed, n, d, hidden)
+    p0 = init_mlps(seed, n, d, hidden, bias=bias)
     xs = jnp.concatenate([x[None], noisy_images(x, levels, noise_seed)])  # f32[1+L, n, d]
     xs = jnp.swapaxes(xs, 0, 1)                                           # f32[n, 1+L, d]
+    kw = {"lr": lr, "iters": iters, "floor": floor, "update": update}
 
     if engine == "lowrank":
         def per_image(p, xi, xe, lam):
-            q = train_mlp_lowrank(p, xi, lam, lr=lr, iters=iters, floor=floor)
-            return lowrank_forward(q, p["w1"], xi, xe)
+            return lowrank_forward(train_mlp_lowrank(p, xi, lam, **kw), p["w1"], xi, xe)
     else:
         def per_image(p, xi, xe, lam):
-            return _forward(train_mlp_dense(p, xi, lam, lr=lr, iters=iters, floor=floor), xe)
+            return _forward(train_mlp_dense(p, xi, lam, **kw), xe)
 
     over_images = jax.vmap(per_image, in_axes=(0, 0, 0, None))
     out = jax.lax.map(lambda lam: over_images(p0, x, xs, lam), lams)  # f32[K, n, 1+L, 2]
@@ -192,13 +302,17 @@ def stable_delta_eta(images) -> float:
 
 def run_paper_protocol(images, *, levels=paper.NOISE_LEVELS, seed: int = PAPER_SEED,
                        noise_seed: int = NOISE_SEED, lams=(0.0, 1.0, 10.0),
-                       engine: str = "lowrank") -> dict:
+                       engine: str = "lowrank", update: str = "published",
+                       bias: bool = False) -> dict:
     """Every method of the master table (plus the delta rule at a stable η) on ``images: f32[n, d]``.
 
-    Returns ``{method_key: {"outputs": f32[n, L, 2], "clean": f32[n, 2],
+    ``update``/``bias`` select the MLP's training (see :func:`run_mlp`); the
+    default is the authors' published update.  Returns ``{method_key: {"outputs": f32[n, L, 2], "clean": f32[n, 2],
     "weights": f32[n, d, 2] | None, "diverged": bool[n] | None, ...spec}}``.
     """
     x = _check_images(images)
+    validate.choice("engine", engine, ENGINES)
+    bias = check_update(update, bias)
     common = {"levels": levels, "seed": seed, "noise_seed": noise_seed}
     res = {}
     for key, clip in [("hebbian", None), ("hebbian_0_2", (0.0, 2.0)),
@@ -210,12 +324,13 @@ def run_paper_protocol(images, *, levels=paper.NOISE_LEVELS, seed: int = PAPER_S
     eta = stable_delta_eta(x)
     res["sgd_stable"] = run_crossbar(x, rule="delta", eta=eta, iters=DELTA_ITERS, **common) | {
         "rule": "delta", "eta": eta, "clip": None}
-    mlp = run_mlp(x, lams, engine=engine, **common)
+    mlp = run_mlp(x, lams, engine=engine, update=update, bias=bias, **common)
     names = {0.0: "mlp_standard", 1.0: "mlp_margin1", 10.0: "mlp_margin10"}
     for i, lam in enumerate(lams):
         key = names.get(float(lam), f"mlp_lam{lam:g}")
         res[key] = {"outputs": mlp["outputs"][i], "clean": mlp["clean"][i], "weights": None,
-                    "diverged": None, "rule": "gradient", "lam": float(lam), "clip": None}
+                    "diverged": None, "rule": "gradient", "update": update, "bias": bias,
+                    "lam": float(lam), "clip": None}
     return res
 
 
@@ -253,7 +368,8 @@ def paper_table(results: dict, levels=paper.NOISE_LEVELS) -> list[dict]:
     rows = []
     for key, r in results.items():
         row = {"method": key, "label": METHOD_LABELS.get(key, key)}
-        row |= {k: r[k] for k in ("rule", "eta", "lam", "clip") if r.get(k) is not None}
+        row |= {k: r[k] for k in ("rule", "update", "bias", "eta", "lam", "clip")
+                if r.get(k) is not None}
         row |= summarize_method(r, levels)
         if key in paper.MASTER_TABLE:
             _, _, _, _, p_snr, p_acc = paper.MASTER_TABLE[key]

@@ -54,6 +54,13 @@ def probability(name: str, value):
     return number(name, value, min=0.0, max=1.0)
 
 
+def flag(name: str, value) -> bool:
+    """A yes/no switch: ``True`` or ``False`` (NumPy bools too), nothing truthy by accident."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    fail(name, value, "must be True or False")
+
+
 def choice(name: str, value, allowed: Iterable[str]) -> str:
     allowed = list(allowed)
     if value not in allowed:

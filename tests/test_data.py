@@ -1,7 +1,9 @@
 """Tests for rvlib.data: every loader on data made here (nothing is downloaded)."""
 from __future__ import annotations
 
+import glob
 import importlib.util
+import os
 import time
 
 import jax
@@ -172,6 +174,95 @@ def test_16bit_png_keeps_range(tmp_path):
     np.testing.assert_allclose(x[0, ..., 0], depth / 65535.0, atol=1e-6)
 
 
+# Pillow's convert("L") on 16-bit grayscale clips instead of rescaling (measured, Pillow 13).
+DEPTH16 = np.array([[0, 1, 100, 255], [256, 1000, 30000, 65535]], np.uint16)
+
+
+def test_16bit_png_authors_conversion_saturates(tmp_path):
+    Image.fromarray(DEPTH16).save(tmp_path / "d.png")
+    with Image.open(tmp_path / "d.png") as im:
+        assert im.mode in ("I;16", "I")                 # a 16-bit depth PNG as Pillow opens it
+    x, _ = data.load_image_folder(tmp_path, size=None, convert="authors")
+    # every value above 255 reads as white: 256, 1000, 30000 and 65535 all become 1.0
+    np.testing.assert_array_equal(x[0, ..., 0], np.minimum(DEPTH16, 255) / np.float32(255))
+    native, _ = data.load_image_folder(tmp_path, size=None)     # default keeps the range
+    np.testing.assert_allclose(native[0, ..., 0], DEPTH16 / 65535.0, atol=1e-6)
+
+
+def test_authors_conversion_is_their_pillow_calls(tmp_path):
+    """``Image.open(f).convert("L")``, ``.resize((64, 64))`` (Pillow's default), ``/ 255.0``."""
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    gray = rng.integers(0, 256, (90, 70), dtype=np.uint8)
+    _save(tmp_path / "a_rgb.png", rgb)
+    _save(tmp_path / "b_gray.png", gray)
+    Image.fromarray(DEPTH16 * 16).resize((30, 20)).save(tmp_path / "c_depth16.png")
+    x, y = data.load_image_folder(tmp_path, size=64, convert="authors")
+    _check_arrays(x, y, 3, (64, 64, 1))
+    for k, name in enumerate(["a_rgb.png", "b_gray.png", "c_depth16.png"]):
+        img = Image.open(tmp_path / name).convert("L")
+        img = img.resize((64, 64))
+        want = np.array(img) / 255.0
+        np.testing.assert_array_equal(x[k, ..., 0], want.astype(np.float32))
+    bilinear = data.load_image_folder(tmp_path, size=64)[0]              # the default differs
+    assert np.abs(x[:2] - bilinear[:2]).max() > 0.01                     # (bicubic vs bilinear)
+
+
+def _nested_pngs(root):
+    """PNGs at three depths plus files the authors' glob skips (.jpg, hidden)."""
+    names = ["z.png", "a/y.png", "a/b/x.png", "m/w.png", "m/v.png", "a/skip.jpg", ".hidden.png"]
+    for k, name in enumerate(names):
+        _save(root / name, np.full((4, 4), 10 * k, np.uint8))
+    return names
+
+
+def test_glob_order_is_the_authors_file_list(tmp_path):
+    _nested_pngs(tmp_path)
+    listing = glob.glob(f"{tmp_path}/**/*.png", recursive=True)    # the authors' call
+    assert len(listing) == 5
+    x, y = data.load_image_folder(tmp_path, size=None, convert="authors", order="glob")
+    want = [np.array(Image.open(f).convert("L")) / 255.0 for f in listing]
+    np.testing.assert_array_equal(x[..., 0], np.array(want, np.float32))
+    assert np.all(y == 0)
+    again, _ = data.load_image_folder(tmp_path, size=None, convert="authors", order="glob")
+    np.testing.assert_array_equal(again, x)                       # stable on one machine
+    # evenly=n is the authors' linspace(0, N - 1, n, dtype=int) pick from that list
+    picked, _ = data.load_image_folder(tmp_path, size=None, convert="authors", order="glob",
+                                       evenly=3)
+    idx = np.linspace(0, len(listing) - 1, 3, dtype=int)
+    np.testing.assert_array_equal(picked, x[idx])
+
+
+def test_evenly_per_class_in_sorted_order(tmp_path):
+    for k in range(5):
+        _save(tmp_path / "c0" / f"{k}.png", np.full((2, 2), k, np.uint8))
+        _save(tmp_path / "c1" / f"{k}.png", np.full((2, 2), 100 + k, np.uint8))
+    x, y = data.load_image_folder(tmp_path, size=None, evenly=3)
+    np.testing.assert_array_equal(y, [0, 0, 0, 1, 1, 1])
+    np.testing.assert_allclose(x[:, 0, 0, 0] * 255, [0, 2, 4, 100, 102, 104], atol=1e-4)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"convert": "L"}, r"convert='L' is not allowed: must be one of 'bitdepth', 'authors'"),
+    ({"order": "random"}, r"order='random' is not allowed: must be one of 'sorted', 'glob'"),
+    ({"convert": "authors", "grayscale": False},
+     r"grayscale=False is not allowed: convert='authors' is grayscale only"),
+    ({"evenly": 2, "limit": 1}, r"evenly=2 is not allowed: pass either limit= or evenly="),
+    ({"evenly": 9}, r"evenly=9 is not allowed: must be <= the number of images \(1\)"),
+    ({"grayscale": "no"}, r"grayscale='no' is not allowed: must be True or False"),
+])
+def test_conversion_and_order_errors(tmp_path, kwargs, match):
+    _save(tmp_path / "a.png", np.zeros((4, 4), np.uint8))
+    with pytest.raises(ValueError, match=match):
+        data.load_image_folder(tmp_path, **kwargs)
+
+
+def test_glob_order_needs_png(tmp_path):
+    _save(tmp_path / "a.jpg", np.zeros((4, 4), np.uint8))
+    with pytest.raises(ValueError, match=r"has no \*\.png file at any depth"):
+        data.load_image_folder(tmp_path, order="glob")
+
+
 def test_mixed_sizes_need_size(tmp_path):
     _save(tmp_path / "a.png", np.zeros((8, 8), np.uint8))
     _save(tmp_path / "b.png", np.zeros((9, 7), np.uint8))
@@ -269,8 +360,10 @@ def test_load_tfds_missing_data_explains(no_network, tmp_path):
                     reason="TensorFlow is installed")
 def test_load_tfds_use_tf_needs_tensorflow():
     with pytest.raises(ValueError, match=r"use_tf=True is not allowed: TensorFlow is not "
-                       r"installed; install the `tensorflow` extra"):
+                       r"installed; install this repository's `tensorflow` extra \(from the "
+                       r"repository root: pip install -e \"\.\[tensorflow\]\"") as err:
         data.load_tfds("mnist", use_tf=True)
+    assert "pip install 'rvlib[tensorflow]'" not in str(err.value)    # PyPI's rvlib is unrelated
 
 
 # --------------------------------------------------------------------------- digits, registry

@@ -1,4 +1,8 @@
-"""The vectorised paper protocol against the published loop structure."""
+"""The vectorised paper protocol: engines agree, determinism, errors.
+
+Values against an independent NumPy transcription of the authors' script are
+in test_protocol_oracle.py.
+"""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,27 +17,26 @@ def small_images():
     return rng.uniform(0, 1, (3, 256)).astype(np.float32) * 0.6
 
 
-def test_lowrank_engine_equals_dense_loop(small_images):
+@pytest.mark.parametrize("update,bias", [("published", False), ("gradient", False),
+                                         ("gradient", True)])
+def test_lowrank_engine_equals_dense_loop(small_images, update, bias):
     lams = (0.0, 1.0, 10.0)
-    a = protocol.run_mlp(small_images, lams, hidden=16, engine="lowrank")
-    b = protocol.run_mlp(small_images, lams, hidden=16, engine="dense")
+    a = protocol.run_mlp(small_images, lams, hidden=16, engine="lowrank", update=update,
+                         bias=bias)
+    b = protocol.run_mlp(small_images, lams, hidden=16, engine="dense", update=update, bias=bias)
     np.testing.assert_allclose(a["outputs"], b["outputs"], rtol=2e-4, atol=2e-5)
     np.testing.assert_allclose(a["clean"], b["clean"], rtol=2e-4, atol=2e-5)
 
 
-def test_mlp_matches_per_image_python_loop(small_images):
-    """One model at a time, one update call per iteration: the authors' structure."""
-    x = jnp.asarray(small_images)
-    p0 = protocol.init_mlps(protocol.PAPER_SEED, 3, 256, 16)
-    step = jax.jit(lambda p, xi, lam: jax.tree.map(
-        lambda a, g: a - protocol.MLP_LR * g, p,
-        jax.grad(lambda p: protocol.paper_objective(protocol._forward(p, xi), lam))(p)))
-    got = protocol.run_mlp(small_images, (10.0,), hidden=16)["clean"][0]
-    for i in range(3):
-        p = jax.tree.map(lambda a: a[i], p0)
-        for _ in range(protocol.MLP_ITERS):
-            p = step(p, x[i], 10.0)
-        np.testing.assert_allclose(got[i], protocol._forward(p, x[i]), rtol=2e-4, atol=2e-5)
+def test_run_paper_protocol_passes_the_update_through(small_images):
+    res = protocol.run_paper_protocol(small_images, lams=(1.0,), update="gradient", bias=True)
+    want = protocol.run_mlp(small_images, (1.0,), update="gradient", bias=True)
+    np.testing.assert_array_equal(res["mlp_margin1"]["outputs"], want["outputs"][0])
+    assert res["mlp_margin1"]["update"] == "gradient" and res["mlp_margin1"]["bias"] is True
+    row = next(r for r in protocol.paper_table(res) if r["method"] == "mlp_margin1")
+    assert row["update"] == "gradient"
+    published = protocol.run_mlp(small_images, (1.0,))
+    assert not np.allclose(published["outputs"], want["outputs"])
 
 
 def test_margin_raises_target_output(small_images):
@@ -66,6 +69,7 @@ def test_protocol_is_deterministic(small_images):
         np.testing.assert_array_equal(a[k]["outputs"], b[k]["outputs"])
     rows = protocol.paper_table(a)
     assert [r["method"] for r in rows][:8] == list(paper.MASTER_TABLE)
+    assert a["mlp_margin10"]["update"] == "published" and a["mlp_margin10"]["bias"] is False
 
 
 def test_hebbian_snr_is_set_by_init_scale(small_images):
@@ -78,6 +82,15 @@ def test_hebbian_snr_is_set_by_init_scale(small_images):
 @pytest.mark.parametrize("call,match", [
     (lambda x: protocol.run_mlp(x, (-1.0,)), r"lams\[0\]=-1.0 is not allowed: must be >= 0"),
     (lambda x: protocol.run_mlp(x, (1.0,), engine="fast"), r"engine='fast' is not allowed"),
+    (lambda x: protocol.run_mlp(x, (1.0,), update="adam"),
+     r"update='adam' is not allowed: must be one of 'published', 'gradient'"),
+    (lambda x: protocol.run_mlp(x, (1.0,), bias=True),
+     r"bias=True is not allowed: the published update has no biases"),
+    (lambda x: protocol.run_mlp(x, (1.0,), update="gradient", bias="yes"),
+     r"bias='yes' is not allowed: must be True or False"),
+    (lambda x: protocol.run_paper_protocol(x, update="sgd"), r"update='sgd' is not allowed"),
+    (lambda x: protocol.train_mlp_lowrank(protocol.init_mlps(42, 1, 256, 4, bias=True),
+                                          x[0], 1.0), r"bias=True is not allowed"),
     (lambda x: protocol.run_mlp(x[None], (1.0,)), r"images.shape=\(1, 3, 256\) is not allowed"),
     (lambda x: protocol.run_crossbar(x, rule="hebbian", eta=0.2, iters=3, levels=(1.5,)),
      r"levels\[0\]=1.5 is not allowed: must be <= 1"),

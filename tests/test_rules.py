@@ -29,7 +29,8 @@ def three_images():
 
 
 @pytest.mark.parametrize("rule,eta,clip", [
-    ("hebbian", 0.2, None), ("hebbian", 0.2, (0.0, 1.0)), ("hebbian", 0.2, (0.0, 0.5)),
+    ("hebbian", 0.2, None), ("hebbian", 0.2, (0.0, 2.0)), ("hebbian", 0.2, (0.0, 1.0)),
+    ("hebbian", 0.2, (0.0, 0.5)),
     ("delta", 0.01, None), ("delta", 0.01, (0.0, 1.0))])
 def test_rules_match_numpy_loop(three_images, rule, eta, clip):
     x, w0 = three_images
