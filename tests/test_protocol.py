@@ -73,7 +73,7 @@ def test_protocol_is_deterministic(small_images):
 
 
 def test_hebbian_snr_is_set_by_init_scale(small_images):
-    """PAPER.md's weak point: SNR ≈ 1 + (iters·η/0.005)·(x·x')/Σx' — the control column never learns."""
+    """docs/protocol.md's weak point: SNR ≈ 1 + (iters·η/0.005)·(x·x')/Σx' — the control column never learns."""
     r = protocol.run_crossbar(small_images, rule="hebbian", eta=0.2, iters=30, levels=(0.1,))
     np.testing.assert_array_equal(r["weights"][..., 1],
                                   protocol.init_crossbars(protocol.PAPER_SEED, 3, 256)[..., 1])
