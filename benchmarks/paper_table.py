@@ -44,8 +44,15 @@ def _delta_step(w, x, t, eta):
 
 @jax.jit
 def _mlp_step(p, x, lam):
-    g = jax.grad(lambda p: protocol.paper_objective(protocol._forward(p, x), lam))(p)
-    return jax.tree.map(lambda a, b: a - protocol.MLP_LR * b, p, g)
+    """The authors' hand-written MLP step (docs/protocol.md §4), one image, one iteration."""
+    hidden = jax.nn.relu(p["w1"].T @ x)
+    output = p["w2"].T @ hidden
+    margin = output[0] - output[1]
+    error = output - jnp.asarray(protocol.TARGET)
+    error = error.at[0].add(-lam / jnp.maximum(margin, protocol.MARGIN_FLOOR))
+    grad_hidden = (p["w2"] @ error) * (hidden > 0)
+    return {"w1": p["w1"] - protocol.MLP_LR * jnp.outer(x, grad_hidden),
+            "w2": p["w2"] - protocol.MLP_LR * jnp.outer(hidden, error)}
 
 
 _mlp_out = jax.jit(protocol._forward)
