@@ -148,11 +148,14 @@ def published_error(out, lam, floor=MARGIN_FLOOR):
     return e.at[0].add(-lam / jnp.maximum(out[0] - out[1], floor))
 
 
-def _check_update(update: str, p) -> None:
+def check_update(update, bias) -> bool:
+    """Validate the MLP training choice; returns ``bias`` as a bool."""
     validate.choice("update", update, UPDATES)
-    if update == "published" and "b1" in p:
-        validate.fail("bias", True, "the published update has no biases; "
+    bias = validate.flag("bias", bias)
+    if bias and update == "published":
+        validate.fail("bias", bias, "the published update has no biases; "
                       "bias=True needs update='gradient'")
+    return bias
 
 
 def _forward(p, x):
@@ -190,7 +193,7 @@ def train_mlp_dense(p, x, lam, *, lr=MLP_LR, iters=MLP_ITERS, floor=MARGIN_FLOOR
     :func:`paper_objective` by ``jax.grad`` over every parameter in ``p``
     (with or without ``b1``/``b2``).
     """
-    _check_update(update, p)
+    check_update(update, "b1" in p)
     if update == "published":
         def body(p, _):
             h = jax.nn.relu(x @ p["w1"])
@@ -213,7 +216,7 @@ def train_mlp_lowrank(p, x, lam, *, lr=MLP_LR, iters=MLP_ITERS, floor=MARGIN_FLO
     ``W1(0) + outer(x, c)``; tracking ``c: f32[h]`` needs the h-vector
     ``x·W1(0)`` and the scalar ``‖x‖²``.
     """
-    _check_update(update, p)
+    check_update(update, "b1" in p)
     a0, s = x @ p["w1"], x @ x
     bias = "b1" in p
 
@@ -235,16 +238,6 @@ def lowrank_forward(q, w1_0, x_train, x_eval):
     pre = x_eval @ w1_0 + (x_eval @ x_train)[:, None] * q["c"]
     out = jax.nn.relu(pre + q["b1"] if "b1" in q else pre) @ q["w2"]
     return out + q["b2"] if "b2" in q else out
-
-
-def check_update(update, bias) -> bool:
-    """Validate the MLP training choice; returns ``bias`` as a bool."""
-    validate.choice("update", update, UPDATES)
-    bias = validate.flag("bias", bias)
-    if bias and update == "published":
-        validate.fail("bias", bias, "the published update has no biases; "
-                      "bias=True needs update='gradient'")
-    return bias
 
 
 def run_mlp(images, lams, *, lr: float = MLP_LR, iters: int = MLP_ITERS,
