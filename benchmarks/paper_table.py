@@ -23,7 +23,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import device_line, matmul_peak_gflops, print_table  # noqa: E402
 
-from rvlib import paper, protocol, rules  # noqa: E402
+from rvlib import paper, rules  # noqa: E402
+from rvlib.paper import protocol  # noqa: E402
 from rvlib.paper_table import default_images  # noqa: E402
 
 CLIPS = {"hebbian": None, "hebbian_0_2": (0.0, 2.0), "hebbian_0_1": (0.0, 1.0),

@@ -31,7 +31,8 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from rvlib import batched, corruptions, experiments, metrics, paper, protocol, validate
+from rvlib import batched, corruptions, experiments, metrics, paper, validate
+from rvlib.paper import protocol
 
 __all__ = [
     "binary_summary", "paper_lambda_rows", "plot_paper_lambda", "paper_response",

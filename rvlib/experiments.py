@@ -31,7 +31,8 @@ import numpy as np
 import optax
 from flax import nnx
 
-from rvlib import data, losses, metrics, models, paper, protocol, rules, validate
+from rvlib import data, losses, metrics, models, paper, rules, validate
+from rvlib.paper import protocol
 from rvlib import train as training
 
 MULTICLASS = ("digits", "mnist", "fashion_mnist", "cifar10")

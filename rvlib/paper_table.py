@@ -9,7 +9,8 @@ import time
 
 import numpy as np
 
-from rvlib import data, paper, protocol, rules
+from rvlib import data, paper, rules
+from rvlib.paper import protocol
 
 
 def default_images(n: int = 50, seed: int = protocol.PAPER_SEED):

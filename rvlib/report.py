@@ -29,7 +29,8 @@ def protocol_rows(root: Path) -> tuple[list[dict], str]:
     m = _load(root, "01_train_baselines")
     if m and "paper_table" in m:
         return m["paper_table"], "results/01_train_baselines/default/results.json"
-    from rvlib import paper_table, protocol
+    from rvlib import paper_table
+    from rvlib.paper import protocol
     x = paper_table.default_images()
     return protocol.paper_table(protocol.run_paper_protocol(x)), "computed by rvlib.report"
 

@@ -4,7 +4,8 @@ import re
 import numpy as np
 import pytest
 
-from rvlib import ablation, models, paper, protocol
+from rvlib import ablation, models, paper
+from rvlib.paper import protocol
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from rvlib import experiments as ex
-from rvlib import protocol, rules
+from rvlib import rules
+from rvlib.paper import protocol
 
 LEVELS = (0.1, 0.5)
 

@@ -4,7 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rvlib import paper, protocol, rules
+from rvlib import paper, rules
+from rvlib.paper import protocol
 
 
 @pytest.fixture(scope="module")
