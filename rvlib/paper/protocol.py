@@ -24,14 +24,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rvlib import losses, metrics, paper, rules, validate
+from rvlib import data, losses, paper, rules, stats, validate
+from rvlib.hardware.clip import bounds
 
-TARGET = (1.0, 0.0)
-PAPER_SEED = 42
-NOISE_SEED = 99
-HEBB_ETA, HEBB_ITERS = 0.2, 30
-DELTA_ETA, DELTA_ITERS = 0.01, 30
-MLP_LR, MLP_ITERS, MLP_HIDDEN, MARGIN_FLOOR = 1e-3, 60, 128, 0.1
+from rvlib.paper.reference import (DELTA_ETA, DELTA_ITERS, HEBB_ETA, HEBB_ITERS,  # noqa: F401
+                                   MARGIN_FLOOR, METHODS, MLP_HIDDEN, MLP_ITERS, MLP_LR,
+                                   NOISE_SEED, PAPER_SEED, TARGET)
+
 ENGINES = ("lowrank", "dense")
 
 
@@ -79,7 +78,7 @@ def run_crossbar(images, *, rule: str, eta: float, iters: int, clip=None,
     ``weights: f32[n, d, 2]``, ``diverged: bool[n]`` (NumPy).
     """
     x = _check_images(images)
-    rule, eta, iters, clip = rules._check(rule, eta, iters, clip)
+    rule, eta, iters, clip = rules.check_rule(rule, eta, iters, clip)
     levels = validate.severities("levels", levels)
     out = _crossbar_program(x, tuple(levels), rule, eta, iters, clip, seed, noise_seed)
     return jax.tree.map(np.asarray, out)
@@ -88,8 +87,8 @@ def run_crossbar(images, *, rule: str, eta: float, iters: int, clip=None,
 @partial(jax.jit, static_argnums=(1, 2, 4, 5, 6, 7))
 def _crossbar_program(x, levels, rule, eta, iters, clip, seed, noise_seed):
     n, d = x.shape
-    res = rules._train_many(init_crossbars(seed, n, d), x, jnp.asarray(TARGET), rule, eta,
-                            iters, clip)
+    res = rules.crossbars_scan(init_crossbars(seed, n, d), x, jnp.asarray(TARGET), eta,
+                               *bounds(clip), rule=rule, iters=iters)
     xn = noisy_images(x, levels, noise_seed)
     return {"outputs": jnp.einsum("lnd,ndk->nlk", xn, res.w),
             "clean": jnp.einsum("nd,ndk->nk", x, res.w),
@@ -190,75 +189,69 @@ def stable_delta_eta(images) -> float:
     return float(0.5 * rules.delta_stability_limit(images).min())
 
 
-def run_paper_protocol(images, *, levels=paper.NOISE_LEVELS, seed: int = PAPER_SEED,
-                       noise_seed: int = NOISE_SEED, lams=(0.0, 1.0, 10.0),
-                       engine: str = "lowrank") -> dict:
-    """Every method of the master table (plus the delta rule at a stable η) on ``images: f32[n, d]``.
+def default_images(n: int = 50, seed: int = PAPER_SEED):
+    """The paper's input on the embedded stand-in: ``n`` 64×64 synthetic depth scenes in [0, 1],
+    flattened to ``f32[n, 4096]`` (``data.depth_scenes(n, seed=seed, kind="road")``)."""
+    images, _ = data.depth_scenes(n, seed=seed, kind="road")
+    return data.flatten(images)
 
-    Returns ``{method_key: {"outputs": f32[n, L, 2], "clean": f32[n, 2],
-    "weights": f32[n, d, 2] | None, "diverged": bool[n] | None, ...spec}}``.
+
+def run_paper_protocol(images, *, levels=paper.NOISE_LEVELS, seed: int = PAPER_SEED,
+                       noise_seed: int = NOISE_SEED, engine: str = "lowrank") -> dict:
+    """Every method of ``reference.METHODS`` (the master table plus the delta rule at a stable η).
+
+    images: f32[n, d].  Returns ``{method_key: {"outputs": f32[n, L, 2], "clean": f32[n, 2],
+    "weights": f32[n, d, 2] | None, "diverged": bool[n] | None, "eta", "clip"}}``.
     """
     x = _check_images(images)
     common = {"levels": levels, "seed": seed, "noise_seed": noise_seed}
     res = {}
-    for key, clip in [("hebbian", None), ("hebbian_0_2", (0.0, 2.0)),
-                      ("hebbian_0_1", (0.0, 1.0)), ("hebbian_0_0.5", (0.0, 0.5))]:
-        res[key] = run_crossbar(x, rule="hebbian", eta=HEBB_ETA, iters=HEBB_ITERS, clip=clip,
-                                **common) | {"rule": "hebbian", "eta": HEBB_ETA, "clip": clip}
-    res["sgd"] = run_crossbar(x, rule="delta", eta=DELTA_ETA, iters=DELTA_ITERS, **common) | {
-        "rule": "delta", "eta": DELTA_ETA, "clip": None}
-    eta = stable_delta_eta(x)
-    res["sgd_stable"] = run_crossbar(x, rule="delta", eta=eta, iters=DELTA_ITERS, **common) | {
-        "rule": "delta", "eta": eta, "clip": None}
-    mlp = run_mlp(x, lams, engine=engine, **common)
-    names = {0.0: "mlp_standard", 1.0: "mlp_margin1", 10.0: "mlp_margin10"}
-    for i, lam in enumerate(lams):
-        key = names.get(float(lam), f"mlp_lam{lam:g}")
-        res[key] = {"outputs": mlp["outputs"][i], "clean": mlp["clean"][i], "weights": None,
-                    "diverged": None, "rule": "gradient", "lam": float(lam), "clip": None}
+    for m in METHODS.values():
+        if m.rule != "gradient":
+            eta = m.eta if m.eta is not None else stable_delta_eta(x)
+            res[m.key] = run_crossbar(x, rule=m.rule, eta=eta, iters=m.iters, clip=m.clip,
+                                      **common) | {"eta": eta, "clip": m.clip}
+    mlps = sorted((m for m in METHODS.values() if m.rule == "gradient"), key=lambda m: m.lam)
+    out = run_mlp(x, [m.lam for m in mlps], engine=engine, **common)
+    for i, m in enumerate(mlps):
+        res[m.key] = {"outputs": out["outputs"][i], "clean": out["clean"][i], "weights": None,
+                      "diverged": None, "eta": None, "clip": None}
     return res
 
 
-METHOD_LABELS = {k: v[0] for k, v in paper.MASTER_TABLE.items()} | {
-    "sgd_stable": "SGD (delta rule) at a stable η"}
-
-
 def summarize_method(r: dict, levels=paper.NOISE_LEVELS) -> dict:
-    """One table row: mean/median SNR and accuracy over images × levels, plus weight stats."""
-    out = np.asarray(r["outputs"], np.float64)
-    snr = out[..., 0] / (out[..., 1] + 1e-9)
-    ok = out[..., 0] > out[..., 1]
-    s = metrics.summarize(snr)
+    """One table row: ``stats.binary_summary`` over images × levels, accuracy at σ = 0.5,
+    the clean images' SNR/accuracy/margin (``clean_*``) and weight stats (``w_*``)."""
+    row = stats.binary_summary(r["outputs"])
     levels = list(levels)
-    row = {"snr_mean": s["mean"], "snr_median": s["median"], "snr_top5_share": s["top_share"],
-           "accuracy": float(ok.mean()), "out0_mean": float(out[..., 0].mean()),
-           "out1_mean": float(out[..., 1].mean()),
-           "frac_control_negative": float((out[..., 1] < 0).mean())}
     if 0.5 in levels:
-        row["accuracy_at_0.5"] = float(ok[:, levels.index(0.5)].mean())
-    clean = np.asarray(r["clean"], np.float64)
-    clean_snr = metrics.summarize(clean[:, 0] / (clean[:, 1] + 1e-9))
-    row |= {"clean_snr_mean": clean_snr["mean"], "clean_snr_median": clean_snr["median"],
-            "clean_accuracy": float((clean[:, 0] > clean[:, 1]).mean()),
-            "clean_margin_median": float(np.median(clean[:, 0] - clean[:, 1]))}
+        row["accuracy_at_0.5"] = stats.binary_summary(
+            np.asarray(r["outputs"])[:, levels.index(0.5)])["accuracy"]
+    clean = stats.binary_summary(r["clean"])
+    row |= {"clean_snr_mean": clean["snr_mean"], "clean_snr_median": clean["snr_median"],
+            "clean_accuracy": clean["accuracy"], "clean_margin_median": clean["margin_median"]}
     if r.get("weights") is not None:
-        ws = metrics.weight_stats(r["weights"], clip=r.get("clip"))
+        ws = stats.weight_stats(r["weights"], clip=r.get("clip"))
         row |= {f"w_{k}": v for k, v in ws.items()}
         row["diverged"] = int(np.sum(r["diverged"]))
     return row
 
 
-def paper_table(results: dict, levels=paper.NOISE_LEVELS) -> list[dict]:
-    """Rows in the paper's order, each with the paper's mean SNR/accuracy and measured/paper ratios."""
+def table_rows(results: dict, levels=paper.NOISE_LEVELS) -> list[dict]:
+    """Master-table rows in the registry's order: the method's spec, :func:`summarize_method`,
+    and where the paper has the method its mean SNR/accuracy and measured/paper ratios."""
     rows = []
-    for key, r in results.items():
-        row = {"method": key, "label": METHOD_LABELS.get(key, key)}
-        row |= {k: r[k] for k in ("rule", "eta", "lam", "clip") if r.get(k) is not None}
+    for m in METHODS.values():
+        if m.key not in results:
+            continue
+        r = results[m.key]
+        row = {"method": m.key, "label": m.label, "rule": m.rule}
+        row |= {k: v for k, v in (("eta", r.get("eta")), ("lam", m.lam), ("clip", m.clip))
+                if v is not None}
         row |= summarize_method(r, levels)
-        if key in paper.MASTER_TABLE:
-            _, _, _, _, p_snr, p_acc = paper.MASTER_TABLE[key]
-            row |= {"paper_snr": p_snr, "paper_accuracy": p_acc,
-                    "ratio_mean": row["snr_mean"] / p_snr, "ratio_median": row["snr_median"] / p_snr}
+        if m.in_paper:
+            row |= {"paper_snr": m.paper_snr, "paper_accuracy": m.paper_accuracy,
+                    "ratio_mean": row["snr_mean"] / m.paper_snr,
+                    "ratio_median": row["snr_median"] / m.paper_snr}
         rows.append(row)
-    order = list(paper.MASTER_TABLE) + ["sgd_stable"]
-    return sorted(rows, key=lambda r: order.index(r["method"]) if r["method"] in order else 99)
+    return rows
