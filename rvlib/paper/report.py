@@ -93,7 +93,7 @@ def build(root=".") -> str:
         f"images (`rvlib.data.depth_scenes({len(images)}, seed={PAPER_SEED})`, 64×64, flattened "
         "to 4096), so absolute values depend on image statistics; the real images can be used "
         "through `rvlib.data.load_image_folder`. Protocol as published (PAPER.md §2): one model "
-        f"per image, target {list(TARGET)}, {len(NOISE_LEVELS)} Gaussian levels "
+        f"per image, target [{', '.join(f'{v:g}' for v in TARGET)}], {len(NOISE_LEVELS)} Gaussian levels "
         f"{NOISE_LEVELS[0]:g}–{NOISE_LEVELS[-1]:g}, SNR = out0/(out1+1e-9).",
         "",
         f"Source of the protocol numbers: `{source}`.",
