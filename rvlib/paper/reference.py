@@ -12,7 +12,7 @@ from dataclasses import dataclass
 __all__ = ["Method", "WeightStats", "Claim", "ChecklistItem", "METHODS", "CLAIMS", "CHECKLIST",
            "NOISE_LEVELS", "TARGET", "PAPER_SEED", "NOISE_SEED", "INIT_SCALE", "HEBB_ETA",
            "HEBB_ITERS", "DELTA_ETA", "DELTA_ITERS", "MLP_LR", "MLP_ITERS", "MLP_HIDDEN",
-           "MARGIN_FLOOR", "paper_methods"]
+           "MARGIN_FLOOR"]
 
 # ------------------------------------------------------------------ the published protocol
 TARGET = (1.0, 0.0)             # output 0 "target", output 1 "control"
@@ -91,11 +91,6 @@ METHODS: dict[str, Method] = {m.key: m for m in (
            paper_weights=WeightStats(3.2e9, 6.3e11)),
     Method("sgd_stable", "SGD (delta rule) at a stable η", "delta", "MSE", iters=DELTA_ITERS),
 )}
-
-
-def paper_methods() -> list[Method]:
-    """The master table's methods (those with paper numbers), in the paper's order."""
-    return [m for m in METHODS.values() if m.in_paper]
 
 
 @dataclass(frozen=True)
