@@ -38,7 +38,7 @@ from rvlib.paper.reference import INIT_SCALE, PAPER_SEED
 from rvlib.training.classifier import CLASSIFIERS
 
 __all__ = ["QUICK_ENV", "DEFAULT_RUN", "QUICK_RUN", "quick_from_env", "param", "NotebookParams",
-           "DigitsTrainingParams", "BaselineParams", "MarginParams", "HebbianParams", "HardwareParams",
+           "ProtocolParams", "DigitsTrainingParams", "BaselineParams", "MarginParams", "HebbianParams", "HardwareParams",
            "RobustnessParams", "PARAMS"]
 
 QUICK_ENV = "RVLIB_QUICK"
@@ -160,17 +160,20 @@ class NotebookParams:
 
 
 @dataclass(frozen=True)
-class BaselineParams(NotebookParams):
+class ProtocolParams(NotebookParams):
+    """Notebooks that run the paper's per-image protocol on ``n_images`` depth scenes."""
+    seed: int = param(PAPER_SEED, _count)
+    n_images: int = param(50, _positive_int)
+
+
+@dataclass(frozen=True)
+class BaselineParams(ProtocolParams):
     """01_train_baselines: the paper's master table, then a CNN on held-out data.
 
     Quick: the paper protocol stays (closed-form updates, cheap); the CNN
     trains at most 4 epochs on at most 4000 TFDS examples.
     """
     notebook: ClassVar[str] = "01_train_baselines"
-    seed: int = param(PAPER_SEED, _count)
-    quick: bool = param(False, validate.boolean)
-    run_name: str = param(DEFAULT_RUN, _run_name)
-    n_images: int = param(50, _positive_int)
     dataset: str = param("digits", _choice(MULTICLASS))
     size: int | None = param(16, _size)
     epochs: int = param(15, _positive_int)
@@ -215,17 +218,13 @@ class MarginParams(DigitsTrainingParams):
 
 
 @dataclass(frozen=True)
-class HebbianParams(NotebookParams):
+class HebbianParams(ProtocolParams):
     """03_hebbian_vs_sgd: where the Hebbian SNR comes from, and the delta rule's limit.
 
     ``eta_ratios`` come back sorted; ``init_scales`` always include the
     paper's init scale (the reference row).  Quick: every other η ratio.
     """
     notebook: ClassVar[str] = "03_hebbian_vs_sgd"
-    seed: int = param(PAPER_SEED, _count)
-    quick: bool = param(False, validate.boolean)
-    run_name: str = param(DEFAULT_RUN, _run_name)
-    n_images: int = param(50, _positive_int)
     hebb_eta: float = param(0.2, validate.positive)
     delta_eta: float = param(0.01, validate.positive)
     iters: int = param(30, _positive_int)
@@ -242,7 +241,7 @@ class HebbianParams(NotebookParams):
 
 
 @dataclass(frozen=True)
-class HardwareParams(NotebookParams):
+class HardwareParams(ProtocolParams):
     """04_hardware_constraints: conductance ranges on Hebbian crossbars and in gradient training.
 
     ``clips``: the crossbar ranges, unconstrained (the reference) first, then
@@ -250,10 +249,6 @@ class HardwareParams(NotebookParams):
     ``clips`` plus ``signed_clip``.  Quick: at most 4 training epochs.
     """
     notebook: ClassVar[str] = "04_hardware_constraints"
-    seed: int = param(PAPER_SEED, _count)
-    quick: bool = param(False, validate.boolean)
-    run_name: str = param(DEFAULT_RUN, _run_name)
-    n_images: int = param(50, _positive_int)
     eta: float = param(0.2, validate.positive)
     iters: int = param(30, _positive_int)
     clip_ranges: list = param([None, [0.0, 2.0], [0.0, 1.0], [0.0, 0.5]], _clips)
