@@ -281,7 +281,8 @@ def test_summary_groups_other_swept_parameters():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["group=clip=0.5",
                                                                    "group=clip=1.0"]
     assert [list(c.lines[0].get_ydata()) for c in ax.containers] == [[1.5, 2.5], [2.0, 3.0]]
-    caps = [np.abs(c.lines[1][1].get_ydata() - c.lines[0].get_ydata()) for c in ax.containers]
+    caps = [np.abs(np.asarray(c.lines[1][1].get_ydata(), float)
+                   - np.asarray(c.lines[0].get_ydata(), float)) for c in ax.containers]
     np.testing.assert_allclose(caps, np.sqrt(2.0))
     assert "mean ± std over 2 seeds" in fig._suptitle.get_text()
 
