@@ -1,4 +1,4 @@
-"""λ sweep: hyperparameter-batched training (fit_many) vs one train.fit after another.
+"""λ sweep: K models in one program (training.fit_many) vs one training.fit after another.
 
     python benchmarks/sweep.py [--quick]
 
@@ -9,8 +9,8 @@ scikit-learn's digits (1437 train / 360 test, stratified split seed 0):
 * MLP 64 -> 128 -> 10 on the native 8x8 images (flattened), 10 epochs;
 * CNN (conv32-conv64-fc256) on digits resized to 16x16, 3 epochs.
 
-Sequential = ``train.fit`` per config (each call compiles its own step, as a
-notebook loop would).  Batched = one ``batched.fit_many`` call over all 15
+Sequential = ``training.fit`` per config (each call compiles its own step, as a
+notebook loop would).  Batched = one ``training.fit_many`` call over all 15
 configs.  Compile time (trace + lower + XLA compile) is measured with
 ``jax.monitoring`` events; "run" is the rest of the wall time.
 
@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 
-from rvlib import batched, data, losses, models, train  # noqa: E402
+from rvlib import data, losses, models, training  # noqa: E402
 
 LAMS = (0.0, 0.1, 1.0, 10.0, 20.0)
 SEEDS = (0, 1, 2)
@@ -75,20 +75,20 @@ def _timed(fn):
 
 
 def _fit(make, c, train_set, test_set, epochs):
-    return train.fit(make(c["seed"]), optax.adam(c["lr"]), losses.get_loss(LOSS, lam=c["lam"]),
+    return training.fit(make(c["seed"]), optax.adam(c["lr"]), losses.get_loss(LOSS, lam=c["lam"]),
                      train_set, test_set, epochs=epochs, batch_size=BATCH, seed=c["seed"],
                      progress=False)[2]
 
 
 def run_arch(name, make, configs, train_set, test_set, epochs):
     make(0)  # warm the eager init ops' compile caches so neither mode pays them
-    fits, t_bat, c_bat = _timed(lambda: batched.fit_many(
+    fits, t_bat, c_bat = _timed(lambda: training.fit_many(
         make, configs, train_set, test_set, loss=LOSS, epochs=epochs, batch_size=BATCH))
     seq, t_seq, c_seq = _timed(lambda: [_fit(make, c, train_set, test_set, epochs)
                                         for c in configs])
     k, work = len(configs), len(configs) * epochs  # work in model-epochs
     rows = [
-        dict(model=name, mode="sequential train.fit", **{
+        dict(model=name, mode="sequential training.fit", **{
             "wall s": t_seq, "compile s": c_seq, "run s": t_seq - c_seq,
             "model-epochs/s": work / t_seq, "speed-up": 1.0, "speed-up excl. compile": 1.0}),
         dict(model=name, mode=f"fit_many ({fits.engine})", **{
@@ -168,7 +168,7 @@ def main(argv=None):
                           for lam, (a, b, sp) in i["by_lam"].items()))
     print("\nBoth modes run the same steps and differ only by float rounding (vmapped vs "
           "plain kernels,\ntraced vs constant λ): ~1e-7 relative after the first steps "
-          "(tests/test_batched.py checks\n1e-4 over 3 epochs). Training amplifies it "
+          "(tests/test_many_models.py checks\n1e-4 over 3 epochs). Training amplifies it "
           "(Adam turns noise on near-zero gradients into\nlr-sized steps; the floored "
           "log-margin switches its gradient on and off at margin 0.1), so\nsingle runs drift "
           "apart over the epochs, most for λ >= 10, where even the seeds disagree.")
@@ -177,7 +177,7 @@ def main(argv=None):
     # (λ >= 10 training is unstable: the seed spread column shows it).
     gaps = [abs(a - b) for i in infos for lam, (a, b, _) in i["by_lam"].items() if lam <= 1]
     same = max(gaps) <= 0.01
-    print(f"SUMMARY sweep: fit_many vs sequential train.fit, {len(configs)} configs: "
+    print(f"SUMMARY sweep: fit_many vs sequential training.fit, {len(configs)} configs: "
           + ", ".join(f"{i['model'].split()[0]} {i['speedup']:.1f}x" for i in infos)
           + f" (goal >= {GOAL:g}x); per-λ mean final test accuracy within {max(gaps):.3f} "
           f"for λ <= 1 -> {'PASS' if fast and same else 'MISS'}"

@@ -9,8 +9,8 @@ steps back to back and blocks once at the end (no host sync per step);
 best of ``--repeats``.
 
 Rows:
-* rvlib jit: ``train.jit_train_step`` (state donated), one dispatch per step;
-* rvlib pmap: ``train.pmap_train_step`` over all local devices (global batch
+* rvlib jit: ``training.jit_train_step`` (state donated), one dispatch per step;
+* rvlib pmap: ``training.pmap_train_step`` over all local devices (global batch
   128 split evenly; with one device it is a 1-way pmap, said in the row);
 * rvlib jit, N steps per dispatch: ``lax.scan`` of the same step over a stack
   of N batches;
@@ -116,7 +116,7 @@ def _jax_setup():
     import optax
     from flax import nnx
 
-    from rvlib import losses, models, train
+    from rvlib import losses, models, training as train
 
     class TextbookCNN(models.CNN):
         """models.CNN's network with textbook layers: nnx.max_pool and lax's direct conv.
@@ -200,7 +200,7 @@ def rvlib_rows(steps: int, repeats: int, which=None) -> list[dict]:
             return p_holder[0]
         labels["pmap"] = ("rvlib pmap (all local devices)",
                           f"{n_dev} devices, {BATCH // n_dev} per device" if n_dev > 1 else
-                          "1 device: a 1-way pmap (train.fit uses jit here)")
+                          "1 device: a 1-way pmap (training.fit uses jit here)")
         runners["pmap"] = run_p
     if want("textbook"):
         labels["textbook"] = ("same step, textbook layers (nnx.max_pool, lax conv)",

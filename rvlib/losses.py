@@ -14,17 +14,19 @@ while its gradient stays finite.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 
 from rvlib import validate
-from rvlib.metrics import _check_outputs, logit_margin
+from rvlib.metrics import check_outputs, logit_margin
 
 __all__ = [
     "cross_entropy", "label_smoothing_cross_entropy", "mse", "hinge_margin",
-    "log_margin_penalty", "margin_loss", "focal", "combined", "LOSSES", "get_loss",
+    "log_margin_penalty", "margin_loss", "focal", "combined", "LOSSES", "HYPERPARAMETERS",
+    "get_loss", "hyperparameter_defaults", "check_hyperparameter",
 ]
 
 Loss = Callable[[jax.Array, jax.Array], jax.Array]
@@ -77,7 +79,7 @@ def _log_p_true(logits: jax.Array, labels: jax.Array) -> jax.Array:
 
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Mean ``-log softmax(z)_y``. logits: f32[b, k], labels: i32[b] -> f32[]."""
-    _check_outputs("logits", logits, labels, min_classes=1)
+    check_outputs("logits", logits, labels, min_classes=1)
     return -jnp.mean(_log_p_true(logits, labels))
 
 
@@ -92,7 +94,7 @@ def label_smoothing_cross_entropy(logits: jax.Array, labels: jax.Array,
     smoothing = _checked(smoothing=smoothing)
     if isinstance(smoothing, float) and smoothing == 0.0:
         return cross_entropy(logits, labels)
-    _check_outputs("logits", logits, labels, min_classes=1)
+    check_outputs("logits", logits, labels, min_classes=1)
     logp = jax.nn.log_softmax(logits, axis=-1)
     true_term = -jnp.take_along_axis(logp, labels[:, None].astype(jnp.int32), axis=-1)[:, 0]
     uniform_term = -jnp.mean(logp, axis=-1)
@@ -101,7 +103,7 @@ def label_smoothing_cross_entropy(logits: jax.Array, labels: jax.Array,
 
 def mse(outputs: jax.Array, labels: jax.Array) -> jax.Array:
     """The paper's ``sum_k (out_k - onehot_k)^2``, mean over the batch. -> f32[]."""
-    _check_outputs("outputs", outputs, labels, min_classes=1)
+    check_outputs("outputs", outputs, labels, min_classes=1)
     target = jax.nn.one_hot(labels, outputs.shape[-1], dtype=outputs.dtype)
     return jnp.mean(jnp.sum(jnp.square(outputs - target), axis=-1))
 
@@ -146,7 +148,7 @@ def focal(logits: jax.Array, labels: jax.Array, gamma: float = 2.0) -> jax.Array
     cross-entropy).
     """
     gamma = _checked(gamma=gamma)
-    _check_outputs("logits", logits, labels)
+    check_outputs("logits", logits, labels)
     is_true = jax.nn.one_hot(labels, logits.shape[-1], dtype=bool)
     log_rest = jax.nn.logsumexp(jnp.where(is_true, -jnp.inf, logits), axis=-1)
     log_one_minus_p = log_rest - jax.nn.logsumexp(logits, axis=-1)
@@ -175,7 +177,7 @@ LOSSES: dict[str, Callable[..., jax.Array]] = {
 }
 
 # Hyperparameters each loss accepts (everything after ``logits, labels``).
-_PARAMS: dict[str, tuple[str, ...]] = {
+HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
     "cross_entropy": (),
     "label_smoothing_cross_entropy": ("smoothing",),
     "mse": (),
@@ -194,10 +196,22 @@ def get_loss(name: str, **kwargs) -> Loss:
     bad value fails here, before any model is built or trained.
     """
     validate.choice("loss", name, LOSSES)
-    allowed = _PARAMS[name]
+    allowed = HYPERPARAMETERS[name]
     for key in kwargs:
         if key not in allowed:
             takes = ", ".join(allowed) if allowed else "no hyperparameters"
             validate.fail(key, kwargs[key], f"{name!r} takes {takes}")
-    params = {key: _CHECKS[key](key, value) for key, value in kwargs.items()}
+    params = {key: check_hyperparameter(key, value) for key, value in kwargs.items()}
     return functools.partial(LOSSES[name], **params)
+
+
+def hyperparameter_defaults(name: str) -> dict:
+    """``{hyperparameter: default}`` of loss ``name`` (e.g. ``{"lam": 1.0, "base": "mse", ...}``)."""
+    validate.choice("loss", name, LOSSES)
+    sig = inspect.signature(LOSSES[name]).parameters
+    return {k: sig[k].default for k in HYPERPARAMETERS[name]}
+
+
+def check_hyperparameter(key: str, value, name: str | None = None):
+    """Validate and coerce one hyperparameter value; ``name`` is what the error calls it."""
+    return _CHECKS[key](key if name is None else name, value)

@@ -1,9 +1,8 @@
-"""Per-example and batch metrics on model outputs, plus host-side summaries.
+"""Per-example and batch metrics on model outputs: jittable JAX, no host-side summaries.
 
-The jnp functions take ``outputs`` / ``logits: f32[b, k]`` and ``labels: i32[b]``
-and are jittable.  ``summarize`` and ``weight_stats`` run on the host in
-float64 NumPy: they are for reporting, where a float32 ``std`` of weights near
-1e21 would overflow to ``inf`` and hide the number the reader needs.
+The functions take ``outputs`` / ``logits: f32[b, k]`` and ``labels: i32[b]``.
+Host-side summaries of their results (means and medians that say what they
+leave out, mean ± std over seeds, weight statistics) are in :mod:`rvlib.stats`.
 
 Conventions shared with the paper's binary protocol: with ``labels=None``
 output 0 is the "target" and output 1 the "control"; a prediction counts as
@@ -19,13 +18,18 @@ import numpy as np
 from rvlib import validate
 
 __all__ = [
-    "logit_margin", "snr", "correct", "confidence", "accuracy", "nll", "ece",
-    "summarize", "weight_stats",
+    "check_outputs", "logit_margin", "snr", "correct", "confidence", "accuracy",
+    "nll_per_example", "nll", "calibration_gaps", "ece", "classifier_metrics", "ECE_BINS",
 ]
 
+ECE_BINS = 15  # equal-width confidence bins of every ECE rvlib reports
 
-def _check_outputs(name: str, outputs, labels=None, *, min_classes: int = 2) -> None:
-    # Shapes are static under jit, so these checks cost nothing at run time.
+
+def check_outputs(name: str, outputs, labels=None, *, min_classes: int = 2) -> None:
+    """Check ``outputs: [batch, classes]`` (and ``labels: [batch]``) before any compute.
+
+    Shapes are static under jit, so this costs nothing at run time.
+    """
     shape = tuple(jnp.shape(outputs))
     if len(shape) != 2:
         validate.fail(name + ".shape", shape, "must be [batch, classes]")
@@ -54,7 +58,7 @@ def logit_margin(logits: jax.Array, labels: jax.Array) -> jax.Array:
     true class wins strictly.  Finite for any finite logits whose spread fits
     in float32.
     """
-    _check_outputs("logits", logits, labels)
+    check_outputs("logits", logits, labels)
     z_y, z_rest = _true_and_rest(logits, labels)
     return z_y - z_rest
 
@@ -72,11 +76,11 @@ def snr(outputs: jax.Array, labels: jax.Array | None = None, eps: float = 1e-9) 
     ``out0 / out1`` although the decision does not change); it blows up when
     the control output nears 0 and flips sign when the control is negative,
     so a batch mean can be dominated by a few examples (see
-    ``summarize(...)['top_share']``).  For multi-class models pass softmax
+    ``stats.summarize(...)['top_share']``).  For multi-class models pass softmax
     probabilities, not logits: the ratio is then ``p_y / max_{j != y} p_j``,
     which is positive and equals ``exp(logit_margin)`` (up to ``eps``).
     """
-    _check_outputs("outputs", outputs, labels)
+    check_outputs("outputs", outputs, labels)
     if labels is None:
         target, control = outputs[:, 0], outputs[:, 1]
     else:
@@ -90,7 +94,7 @@ def correct(outputs: jax.Array, labels: jax.Array | None = None) -> jax.Array:
     outputs: f32[b, k], labels: i32[b] or None -> bool[b].  ``labels=None``
     means ``out0 > out1``; otherwise the true output must beat every other one.
     """
-    _check_outputs("outputs", outputs, labels)
+    check_outputs("outputs", outputs, labels)
     if labels is None:
         return outputs[:, 0] > outputs[:, 1]
     return logit_margin(outputs, labels) > 0
@@ -98,7 +102,7 @@ def correct(outputs: jax.Array, labels: jax.Array | None = None) -> jax.Array:
 
 def confidence(logits: jax.Array) -> jax.Array:
     """Largest softmax probability per example. logits: f32[b, k] -> f32[b]."""
-    _check_outputs("logits", logits, min_classes=1)
+    check_outputs("logits", logits, min_classes=1)
     return jnp.max(jax.nn.softmax(logits, axis=-1), axis=-1)
 
 
@@ -107,103 +111,58 @@ def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     return jnp.mean(correct(logits, labels).astype(jnp.float32))
 
 
-def nll(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Mean negative log-likelihood ``-log softmax(z)_y``. -> f32[]."""
-    _check_outputs("logits", logits, labels, min_classes=1)
+def nll_per_example(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Negative log-likelihood ``-log softmax(z)_y`` per example. -> f32[b]."""
+    check_outputs("logits", logits, labels, min_classes=1)
     logp = jax.nn.log_softmax(logits, axis=-1)
-    return -jnp.mean(jnp.take_along_axis(logp, labels[:, None].astype(jnp.int32), axis=-1))
+    return -jnp.take_along_axis(logp, labels[:, None].astype(jnp.int32), axis=-1)[:, 0]
 
 
-def ece(logits: jax.Array, labels: jax.Array, n_bins: int = 15) -> jax.Array:
-    """Expected calibration error with ``n_bins`` equal-width confidence bins. -> f32[].
+def nll(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Mean negative log-likelihood. -> f32[]."""
+    return jnp.mean(nll_per_example(logits, labels))
 
-    ``ECE = sum_b (n_b / n) |acc_b - conf_b| = (1 / n) sum_b |sum_{i in b} (correct_i - conf_i)|``,
-    so one segment sum per bin does it.  Confidence is the max softmax
-    probability, correctness uses the strict rule of ``correct``.  Bin ``i``
-    holds confidences in ``[i / n_bins, (i + 1) / n_bins)``, the last bin also
-    holds 1.0.  ``n_bins`` must be a Python int (it fixes a shape under jit).
+
+def calibration_gaps(logits: jax.Array, labels: jax.Array, n_bins: int = ECE_BINS,
+                     weights: jax.Array | None = None) -> jax.Array:
+    """Per confidence bin, ``Σ_{i in bin} w_i (correct_i - conf_i)``. -> f32[n_bins].
+
+    Confidence is the max softmax probability, correctness the strict rule of
+    ``correct``.  Bin ``i`` holds confidences in ``[i / n_bins, (i + 1) /
+    n_bins)``, the last bin also holds 1.0.  ``weights: f32[b]`` (e.g. 0 for
+    padding rows) default to 1.  Gaps of several batches add up, so an ECE
+    over data seen in chunks is ``Σ|Σ_chunks gaps| / n``.
     """
     n_bins = validate.positive("n_bins", n_bins, integer=True)
     conf = confidence(logits)
     hit = correct(logits, labels).astype(conf.dtype)
     bins = jnp.clip(jnp.floor(conf * n_bins).astype(jnp.int32), 0, n_bins - 1)
-    gap_per_bin = jax.ops.segment_sum(hit - conf, bins, num_segments=n_bins)
-    return jnp.sum(jnp.abs(gap_per_bin)) / conf.shape[0]
+    gap = hit - conf if weights is None else (hit - conf) * weights
+    return jax.ops.segment_sum(gap, bins, num_segments=n_bins)
 
 
-# --------------------------------------------------------------------------- host side
+def ece(logits: jax.Array, labels: jax.Array, n_bins: int = ECE_BINS) -> jax.Array:
+    """Expected calibration error with ``n_bins`` equal-width confidence bins. -> f32[].
 
-
-def _as_f64(values) -> np.ndarray:
-    return np.asarray(values, dtype=np.float64).ravel()
-
-
-def _std(x: np.ndarray) -> float:
-    # Scale first so that squares of values near 1e200 do not overflow.
-    scale = np.max(np.abs(x)) if x.size else 0.0
-    if scale == 0.0 or not np.isfinite(scale):
-        return float(np.std(x)) if x.size else float("nan")
-    return float(scale * np.std(x / scale))
-
-
-def summarize(values, top: int = 5) -> dict:
-    """Robust summary of a set of per-example values (e.g. SNRs), in float64.
-
-    Returns ``n``, ``n_finite`` (NaN / inf are counted but left out of every
-    statistic), ``mean``, ``median``, ``std``, ``min``, ``max``, ``q05``,
-    ``q25``, ``q75``, ``q95`` and ``top_share``: the share of ``sum |v|``
-    carried by the ``top`` largest ``|v|``.  A ``top_share`` near 1 says the
-    mean is made by a handful of examples (typically near-zero denominators
-    of a ratio), so read the median instead.  Statistics of an empty finite
-    set are NaN.
+    ``ECE = sum_b (n_b / n) |acc_b - conf_b| = (1 / n) sum_b |calibration_gaps_b|``.
+    ``n_bins`` must be a Python int (it fixes a shape under jit).
     """
-    top = validate.positive("top", top, integer=True)
-    v = _as_f64(values)
-    x = v[np.isfinite(v)]
-    out = {"n": int(v.size), "n_finite": int(x.size)}
-    if x.size == 0:
-        nan = float("nan")
-        out.update(mean=nan, median=nan, std=nan, min=nan, max=nan,
-                   q05=nan, q25=nan, q75=nan, q95=nan, top_share=nan)
-        return out
-    q05, q25, median, q75, q95 = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95])
-    mag = np.abs(x)
-    total = float(np.sum(mag))
-    top_sum = float(np.sum(np.sort(mag)[-top:]))
-    out.update(
-        mean=float(np.mean(x)), median=float(median), std=_std(x),
-        min=float(np.min(x)), max=float(np.max(x)),
-        q05=float(q05), q25=float(q25), q75=float(q75), q95=float(q95),
-        top_share=top_sum / total if total > 0 else float("nan"),
-    )
-    return out
+    return jnp.sum(jnp.abs(calibration_gaps(logits, labels, n_bins))) / logits.shape[0]
 
 
-def weight_stats(w, clip=None) -> dict:
-    """Mean, std, min, max of a weight array in float64, and how many sit on the clip bounds.
+def classifier_metrics(logits, labels) -> dict:
+    """Held-out metrics of ``logits: f32[n, k]`` against ``labels: i32[n]`` as Python floats.
 
-    ``finite`` is True when every entry is finite.  ``std`` is ``inf`` only
-    when some entry is ``inf`` (never from float32 overflow of huge finite
-    weights); NaN entries make the moments NaN.  ``frac_at_min`` /
-    ``frac_at_max``: share of entries within 1e-6 (absolute or relative) of
-    ``clip = (g_min, g_max)``; 0.0 when ``clip`` is None.
+    accuracy, nll, ece (``ECE_BINS`` bins), confidence (mean max softmax),
+    margin mean/median (``z_y − max_{j≠y} z_j``) and snr_median (median of
+    ``p_y / max_{j≠y} p_j``, the paper's ratio on probabilities).
     """
-    clip = validate.clip_range("clip", clip)
-    v = _as_f64(w)
-    if v.size == 0:
-        validate.fail("w.size", 0, "must contain at least one weight")
-    finite = bool(np.all(np.isfinite(v)))
-    if finite or np.any(np.isnan(v)):
-        std = _std(v) if finite else float("nan")
-    else:
-        std = float("inf")
-    out = {
-        "mean": float(np.mean(v)), "std": std,
-        "min": float(np.min(v)), "max": float(np.max(v)), "finite": finite,
-        "frac_at_min": 0.0, "frac_at_max": 0.0,
-    }
-    if clip is not None:
-        lo, hi = clip
-        out["frac_at_min"] = float(np.mean(np.isclose(v, lo, rtol=1e-6, atol=1e-6)))
-        out["frac_at_max"] = float(np.mean(np.isclose(v, hi, rtol=1e-6, atol=1e-6)))
-    return out
+    logits, labels = jnp.asarray(logits, jnp.float32), jnp.asarray(labels, jnp.int32)
+    margin = np.asarray(logit_margin(logits, labels), np.float64)
+    ratio = snr(jax.nn.softmax(logits, axis=-1), labels)
+    return {"accuracy": float(accuracy(logits, labels)),
+            "nll": float(nll(logits, labels)),
+            "ece": float(ece(logits, labels)),
+            "confidence": float(jnp.mean(confidence(logits))),
+            "margin_mean": float(margin.mean()), "margin_median": float(np.median(margin)),
+            "snr_median": float(np.median(np.asarray(ratio, np.float64)))}

@@ -114,11 +114,11 @@ class CNN(nnx.Module):
     def __init__(self, input_shape=(32, 32, 3), classes: int = 10, *, rngs: nnx.Rngs,
                  width: int = 32, hidden: int = 256):
         if len(tuple(input_shape)) != 3:
-            raise ValueError(f"input_shape={input_shape!r} is not allowed: must be (h, w, c)")
+            validate.fail("input_shape", input_shape, "must be (h, w, c)")
         h, w, c = (int(v) for v in input_shape)
         if h % 4 or w % 4 or min(h, w, c) <= 0:
-            raise ValueError(f"input_shape={input_shape!r} is not allowed: h and w must be "
-                             "positive multiples of 4 and c >= 1")
+            validate.fail("input_shape", input_shape,
+                          "h and w must be positive multiples of 4 and c >= 1")
         validate.positive("classes", classes, integer=True)
         self.input_shape = (h, w, c)
         # few input channels: im2col beats XLA:CPU's direct conv (same parameters and values)
@@ -140,6 +140,17 @@ def count_params(model_or_state) -> int:
     if isinstance(model_or_state, nnx.Module):
         model_or_state = nnx.state(model_or_state, nnx.Param)
     return int(sum(x.size for x in jax.tree.leaves(model_or_state)))
+
+
+def has_conv(graphdef: nnx.GraphDef) -> bool:
+    """Whether a split model (``nnx.split(model)[0]``) holds a convolution.
+
+    XLA:CPU runs conv gradients slowly inside loops and vmaps, so the
+    trainers and the robustness evaluation step conv models one at a time there.
+    """
+    return any(isinstance(getattr(node, "type", None), type)
+               and issubclass(node.type, (nnx.Conv, nnx.ConvTranspose))
+               for node in getattr(graphdef, "nodes", ()))
 
 
 MODELS = {"crossbar": Crossbar, "mlp": MLP, "cnn": CNN}

@@ -47,8 +47,11 @@ import numpy as np
 from flax import nnx
 from tqdm.auto import tqdm
 
-from rvlib import batched, metrics, validate
+from rvlib import metrics, validate
 from rvlib import corruptions as corr
+from rvlib.models import has_conv
+from rvlib.training.batching import batch_rows, pad_rows
+from rvlib.training.state import TrainState
 
 __all__ = ["evaluate_robustness", "evaluate_stacked", "at_severity",
            "DEFAULT_CORRUPTIONS", "DEFAULT_SEVERITIES", "ROW_KEYS"]
@@ -57,7 +60,6 @@ DEFAULT_CORRUPTIONS = ("gaussian", "salt_pepper", "fog", "occlusion")
 DEFAULT_SEVERITIES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 ROW_KEYS = ("model", "corruption", "severity", "accuracy", "confidence", "margin_median",
             "margin_mean", "snr_median", "snr_mean", "nll", "ece", "degradation")
-ECE_BINS = 15  # as metrics.ece's default
 
 
 # ----------------------------------------------------------------------------- checks
@@ -148,12 +150,9 @@ def _example_metrics(logits, labels, valid):
     w = valid.astype(jnp.float32)
     hit = metrics.correct(logits, labels).astype(jnp.float32)
     conf = metrics.confidence(logits)
-    logp = jax.nn.log_softmax(logits, axis=-1)
-    nll = -jnp.take_along_axis(logp, labels[:, None], axis=-1)[:, 0]
-    bins = jnp.clip(jnp.floor(conf * ECE_BINS).astype(jnp.int32), 0, ECE_BINS - 1)
-    ece_gap = jax.ops.segment_sum((hit - conf) * w, bins, num_segments=ECE_BINS)
-    sums = dict(correct=jnp.sum(hit * w), confidence=jnp.sum(conf * w),
-                nll=jnp.sum(nll * w), ece_gap=ece_gap)
+    nll = metrics.nll_per_example(logits, labels)
+    sums = dict(correct=jnp.sum(hit * w), confidence=jnp.sum(conf * w), nll=jnp.sum(nll * w),
+                ece_gap=metrics.calibration_gaps(logits, labels, metrics.ECE_BINS, weights=w))
     per_example = dict(margin=metrics.logit_margin(logits, labels),
                        snr=metrics.snr(jax.nn.softmax(logits, axis=-1), labels))
     return sums, per_example
@@ -207,7 +206,7 @@ def _split_conv_groups_on_cpu(groups):
         return groups
     out = []
     for graphdef, names, parts in groups:
-        if len(names) > 1 and batched._has_conv(graphdef):
+        if len(names) > 1 and has_conv(graphdef):
             out += [(graphdef, [name], jax.tree.map(lambda a, i=i: a[i:i + 1], parts))
                     for i, name in enumerate(names)]
         else:
@@ -227,12 +226,11 @@ def _run(groups, images, labels, names, sev, seed, batch_size, progress) -> list
     sev_arr = jnp.asarray(sev_run, jnp.float32)
     clean_idx = sev_run.index(0.0)
 
-    bs = min(batch_size, n)
-    n_chunks = -(-n // bs)
     # Pad to whole chunks so every call has one shape (one compilation per corruption).
-    pad = n_chunks * bs - n
-    x_pad = jnp.concatenate([images, jnp.zeros((pad,) + images.shape[1:], images.dtype)])
-    y_pad = jnp.asarray(np.concatenate([labels, np.zeros(pad, np.int32)]))
+    bs = batch_rows(n, batch_size)
+    x_pad = pad_rows(images, bs)
+    y_pad = pad_rows(jnp.asarray(labels), bs)
+    n_chunks = x_pad.shape[0] // bs
     valid = jnp.arange(n_chunks * bs) < n
 
     base_key = jax.random.key(seed)
@@ -319,14 +317,12 @@ def evaluate_stacked(graphdef: nnx.GraphDef, stacked_state, names: Sequence[str]
                      use_ema: bool = False) -> list[dict]:
     """:func:`evaluate_robustness` for models already stacked on a leading axis.
 
-    ``stacked_state``: a stacked :class:`rvlib.train.TrainState` (e.g.
-    ``BatchedFit.states`` from :func:`rvlib.batched.fit_many`; its EMA
+    ``stacked_state``: a stacked :class:`rvlib.training.TrainState` (e.g.
+    ``ManyFit.states`` from :func:`rvlib.training.fit_many`; its EMA
     weights with ``use_ema``) or an ``nnx.State`` from ``nnx.split(model)``
     with a leading model axis; ``names``: one name per stacked model.
     Same rows, keys and noise as :func:`evaluate_robustness`.
     """
-    from rvlib.train import TrainState
-
     if isinstance(stacked_state, TrainState):
         if use_ema and stacked_state.ema is None:
             validate.fail("use_ema", True, "the state has no EMA (train with ema_decay set)")

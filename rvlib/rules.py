@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rvlib import validate
+from rvlib.hardware.clip import bounds
 
 RULES = ("hebbian", "delta")
 
@@ -40,15 +41,38 @@ def delta_update(w, x, t, eta):
     return w - eta * jnp.outer(x, x @ w - t)
 
 
-_UPDATES = {"hebbian": hebbian_update, "delta": delta_update}
+UPDATES = {"hebbian": hebbian_update, "delta": delta_update}
 
 
-def _check(rule, eta, iters, clip):
+def check_rule(rule, eta, iters, clip):
+    """The rule's arguments, checked: ``(rule, eta >= 0, iters >= 0 int, clip | None)``."""
     validate.choice("rule", rule, RULES)
     eta = validate.non_negative("eta", eta)
     iters = validate.non_negative("iters", iters, integer=True)
     clip = validate.clip_range("clip", clip)
     return rule, eta, iters, clip
+
+
+def crossbar_scan(w0, x, t, eta, lo=-jnp.inf, hi=jnp.inf, *, rule: str, iters: int):
+    """``iters`` updates of one crossbar, clipped to ``[lo, hi]`` after each. -> f32[d, k].
+
+    The unchecked core: ``eta``, ``lo`` and ``hi`` may be traced (one
+    program for many settings; ``(-inf, inf)`` is no clip), ``rule`` and
+    ``iters`` are static.  w0: f32[d, k], x: f32[d], t: f32[k].
+    """
+    update = UPDATES[rule]
+
+    def body(w, _):
+        return jnp.clip(update(w, x, t, eta), lo, hi), None
+
+    return jax.lax.scan(body, w0, None, length=iters)[0]
+
+
+def crossbars_scan(w0, x, t, eta, lo=-jnp.inf, hi=jnp.inf, *, rule: str,
+                   iters: int) -> CrossbarResult:
+    """:func:`crossbar_scan` for one crossbar per image: ``w0: f32[n, d, k]``, ``x: f32[n, d]``."""
+    w = jax.vmap(lambda w, xi: crossbar_scan(w, xi, t, eta, lo, hi, rule=rule, iters=iters))(w0, x)
+    return CrossbarResult(w, ~jnp.all(jnp.isfinite(w), axis=(-2, -1)))
 
 
 def train_crossbar(w0, x, t, *, rule: str, eta: float, iters: int,
@@ -57,35 +81,21 @@ def train_crossbar(w0, x, t, *, rule: str, eta: float, iters: int,
 
     w0: f32[d, k] initial conductances; x: f32[d] the input; t: f32[k] the target.
     ``rule`` in ``RULES``; ``clip=(g_min, g_max)`` or ``None``.
-    vmap over ``(w0, x)`` to train one model per image.
     """
-    rule, eta, iters, clip = _check(rule, eta, iters, clip)
-    return _train(w0, x, t, rule=rule, eta=eta, iters=iters, clip=clip)
-
-
-def _train(w0, x, t, *, rule, eta, iters, clip):
-    update = _UPDATES[rule]
-
-    def body(w, _):
-        w = update(w, x, t, eta)
-        if clip is not None:
-            w = jnp.clip(w, clip[0], clip[1])
-        return w, None
-
-    w, _ = jax.lax.scan(body, w0, None, length=iters)
+    rule, eta, iters, clip = check_rule(rule, eta, iters, clip)
+    w = crossbar_scan(w0, x, t, eta, *bounds(clip), rule=rule, iters=iters)
     return CrossbarResult(w, ~jnp.all(jnp.isfinite(w)))
 
 
 def train_crossbars(w0, x, t, *, rule: str, eta: float, iters: int, clip=None) -> CrossbarResult:
     """One crossbar per image, jitted: ``w0: f32[n, d, k]``, ``x: f32[n, d]``, ``t: f32[k]``."""
-    rule, eta, iters, clip = _check(rule, eta, iters, clip)
-    return _train_many(w0, x, jnp.asarray(t, jnp.float32), rule, eta, iters, clip)
+    rule, eta, iters, clip = check_rule(rule, eta, iters, clip)
+    return _train_many(w0, x, jnp.asarray(t, jnp.float32), eta, *bounds(clip), rule, iters)
 
 
-@partial(jax.jit, static_argnums=(3, 5, 6))
-def _train_many(w0, x, t, rule, eta, iters, clip):
-    fn = lambda w, xi: _train(w, xi, t, rule=rule, eta=eta, iters=iters, clip=clip)  # noqa: E731
-    return jax.vmap(fn)(w0, x)
+@partial(jax.jit, static_argnums=(6, 7))
+def _train_many(w0, x, t, eta, lo, hi, rule, iters):
+    return crossbars_scan(w0, x, t, eta, lo, hi, rule=rule, iters=iters)
 
 
 def delta_stability_limit(x) -> np.ndarray:

@@ -84,11 +84,41 @@ def clip_range(name: str, value) -> tuple[float, float] | None:
     return (lo, hi)
 
 
+def each(name: str, values, check, *, nonempty: str | None = None,
+         distinct: str | None = None) -> list:
+    """A list parameter, each entry through ``check(f"{name}[{i}]", v)``; a bare number is a list of one.
+
+    ``nonempty="seed"``: an empty list fails with "must contain at least one
+    seed"; ``distinct="seed"``: a repeated entry fails with "must not repeat a seed".
+    """
+    given = values
+    values = [values] if isinstance(values, (int, float)) else list(values)
+    if nonempty and not values:
+        fail(name, values, f"must contain at least one {nonempty}")
+    out = [check(f"{name}[{i}]", v) for i, v in enumerate(values)]
+    if distinct and len(set(out)) != len(out):
+        fail(name, given, f"must not repeat a {distinct}")
+    return out
+
+
 def severities(name: str, values: Sequence) -> list[float]:
     out = [number(f"{name}[{i}]", v, min=0.0, max=1.0) for i, v in enumerate(values)]
     if not out:
         fail(name, list(values), "must contain at least one severity in [0, 1]")
     return out
+
+
+def image_size(name: str, size) -> tuple[int, int] | None:
+    """``None``, an int (square) or a pair ``(h, w)`` -> ``(h, w)`` of positive ints (or None)."""
+    if size is None:
+        return None
+    if hasattr(size, "__index__") and not isinstance(size, bool):  # int, np.integer
+        size = (size, size)
+    try:
+        h, w = size
+    except (TypeError, ValueError):
+        fail(name, size, "must be None, an int or a pair (h, w)")
+    return (positive(f"{name}[0]", h, integer=True), positive(f"{name}[1]", w, integer=True))
 
 
 def image_shape(name: str, images, *, ndim=4, channels=None, hw=None) -> None:

@@ -523,3 +523,20 @@ def test_flatten():
     f = data.flatten(x)
     assert f.shape == (2, 12) and f.dtype == np.float32
     np.testing.assert_array_equal(f[1], np.arange(12, 24))
+
+
+def test_load_split_errors(tmp_path):
+    with pytest.raises(ValueError, match="dataset='svhn' is not allowed"):
+        data.load_split("svhn")
+    with pytest.raises(ValueError, match="not prepared"):
+        data.load_split("mnist", limit=10, data_dir=tmp_path)
+
+
+def test_load_split_turns_tfds_keyerror_into_clear_error(monkeypatch):
+    import tensorflow_datasets as tfds
+
+    def ungenerated(*args, **kwargs):   # what tfds 4.9 raises for a never-generated dataset
+        raise KeyError("Trying to access `splits['train']` but `splits` is empty.")
+    monkeypatch.setattr(tfds, "data_source", ungenerated)
+    with pytest.raises(ValueError, match="name='cifar10' is not allowed: the TFDS dataset .* not prepared"):
+        data.load_split("cifar10")

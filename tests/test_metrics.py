@@ -83,49 +83,26 @@ def test_shape_errors():
         M.logit_margin(Z, np.zeros(2, np.int32))
 
 
-def test_summarize_near_zero_denominator():
-    control = np.ones(100)
-    control[7] = 1e-7  # one near-zero control output
-    values = 1.0 / (control + 1e-9)
-    s = M.summarize(values)
-    assert s["n"] == s["n_finite"] == 100
-    assert s["median"] == pytest.approx(1.0)
-    assert s["mean"] > 1e4  # the mean is made by one example
-    assert s["top_share"] == pytest.approx((values.max() + 4) / values.sum())
-    assert s["top_share"] > 0.99
-    for key, q in [("q05", 0.05), ("q25", 0.25), ("q75", 0.75), ("q95", 0.95)]:
-        assert s[key] == pytest.approx(np.quantile(values, q))
+def test_classifier_metrics_hand_case():
+    logits = jnp.array([[2.0, 0.0, 0.0], [0.0, 1.0, 3.0]])
+    labels = jnp.array([0, 1])
+    m = M.classifier_metrics(logits, labels)
+    assert m["accuracy"] == 0.5
+    np.testing.assert_allclose(m["margin_median"], (2.0 - 2.0) / 2)
+    p0 = np.exp(2) / (np.exp(2) + 2)
+    p1 = np.exp(1) / (1 + np.exp(1) + np.exp(3))
+    np.testing.assert_allclose(m["nll"], -(np.log(p0) + np.log(p1)) / 2, rtol=1e-5)
 
 
-def test_summarize_non_finite_and_jax_input():
-    s = M.summarize(jnp.array([1.0, -2.0, 3.0, jnp.inf, jnp.nan, 4.0, 5.0, 6.0]))
-    assert (s["n"], s["n_finite"]) == (8, 6)
-    assert s["mean"] == pytest.approx(17 / 6)
-    assert (s["min"], s["max"]) == (-2.0, 6.0)
-    assert s["std"] == pytest.approx(np.std([1, -2, 3, 4, 5, 6]))
-    assert s["top_share"] == pytest.approx((6 + 5 + 4 + 3 + 2) / 21)
-    empty = M.summarize([np.nan, np.inf])
-    assert empty["n_finite"] == 0 and np.isnan(empty["mean"]) and np.isnan(empty["top_share"])
-
-
-def test_weight_stats_clip_bounds():
-    w = np.array([0.0, 1e-7, 0.5, 1.0, 0.25, 0.9], np.float32)
-    s = M.weight_stats(w, clip=(0, 1))
-    assert s["frac_at_min"] == pytest.approx(2 / 6) and s["frac_at_max"] == pytest.approx(1 / 6)
-    assert s["mean"] == pytest.approx(np.mean(w.astype(np.float64)))
-    assert s["finite"] is True
-    s = M.weight_stats(w)
-    assert s["frac_at_min"] == 0.0 and s["frac_at_max"] == 0.0
-    with pytest.raises(ValueError, match=r"clip=\(1, 0\) is not allowed: g_min must be <= g_max"):
-        M.weight_stats(w, clip=(1, 0))
-
-
-def test_weight_stats_huge_and_infinite():
-    w = jnp.array([1e21, -1e21, 3e21, 0.0], jnp.float32)
-    assert not np.isfinite(float(jnp.std(w)))  # what float32 would report
-    s = M.weight_stats(w)
-    assert s["finite"] is True
-    assert s["std"] == pytest.approx(np.std(np.asarray(w, np.float64)), rel=1e-6)
-    assert np.isfinite(s["std"]) and s["max"] == pytest.approx(3e21, rel=1e-6)
-    s = M.weight_stats(np.array([1.0, np.inf, 2.0]))
-    assert s["finite"] is False and s["std"] == np.inf and s["max"] == np.inf
+def test_calibration_gaps_add_up_over_chunks_and_ignore_zero_weights():
+    rng = np.random.default_rng(5)
+    z = jnp.asarray(rng.normal(0, 2, (40, 4)), jnp.float32)
+    y = jnp.asarray(rng.integers(0, 4, 40), jnp.int32)
+    whole = M.ece(z, y)
+    chunks = M.calibration_gaps(z[:25], y[:25]) + M.calibration_gaps(z[25:], y[25:])
+    np.testing.assert_allclose(jnp.sum(jnp.abs(chunks)) / 40, whole, rtol=1e-5)
+    padded = jnp.concatenate([z, jnp.zeros((8, 4))]), jnp.concatenate([y, jnp.zeros(8, jnp.int32)])
+    w = (jnp.arange(48) < 40).astype(jnp.float32)
+    np.testing.assert_allclose(M.calibration_gaps(*padded, weights=w), M.calibration_gaps(z, y),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(M.nll_per_example(z, y).mean(), M.nll(z, y), rtol=1e-6)

@@ -18,7 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rvlib import data, protocol
+from rvlib import data
+from rvlib.paper import protocol
 
 # The protocol's constants, written from the paper's script (not read from rvlib).
 LR, ITERS, HIDDEN, FLOOR = 1e-3, 60, 128, 0.1

@@ -6,7 +6,7 @@ import optax
 import pytest
 from flax import nnx
 
-from rvlib import corruptions, models, robustness, train
+from rvlib import corruptions, models, robustness, training
 
 SEV = (0.0, 0.3, 0.6)
 NAMES = ("salt_pepper", "occlusion")
@@ -148,7 +148,7 @@ def test_degradation_without_clean_severity(rows, data):
 
 def test_evaluate_stacked_and_at_severity(rows, data):
     tx = optax.sgd(0.1)
-    states = [train.create_train_state(mlp(s), tx) for s in (0, 1)]
+    states = [training.create_train_state(mlp(s), tx) for s in (0, 1)]
     graphdef = states[0][0]
     stacked = jax.tree.map(lambda *a: jnp.stack(a), *[s for _, s in states])
     got = robustness.evaluate_stacked(graphdef, stacked, ["a", "b"], *data, corruptions=NAMES,

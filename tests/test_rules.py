@@ -1,5 +1,4 @@
 """Learning rules against a hand-written NumPy loop of the paper's protocol."""
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

@@ -1,0 +1,1 @@
+"""Hardware constraints on weights: conductance clip ranges (``clip``)."""
