@@ -78,7 +78,7 @@ def _mean_metrics(metrics: list[dict]) -> dict[str, float]:
 def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn: LossFn, train,
         test=None, *, epochs: int, batch_size: int, seed: int = 0,
         ema_decay: float | None = None, mixup_alpha: float = 0.0, clip=None,
-        data_parallel: bool = False, progress: bool = True):
+        data_parallel: bool = False, progress: bool = True, **step_options):
     """Train ``model`` for ``epochs`` over ``train = (x: f32[n, ...], y: i32[n])``.
 
     Each epoch reshuffles with its own key (split from ``jax.random.key(seed)``)
@@ -92,6 +92,10 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn: LossFn, tr
     test_accuracy, test_margin, test_confidence, test_snr_median (NaN without
     ``test``; evaluated on the raw weights), n_devices, global_batch,
     per_device_batch.
+
+    ``step_options`` go to ``steps.make_train_step`` unchanged (the step's
+    further options, e.g. adversarial training or weight noise), which checks
+    them before the first step runs.
     """
     epochs = validate.positive("epochs", epochs, integer=True)
     batch_size = validate.positive("batch_size", batch_size, integer=True)
@@ -104,7 +108,7 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn: LossFn, tr
     if parallel:
         check_divisible(batch_size, n_dev)
 
-    options = dict(ema_decay=ema_decay, mixup_alpha=mixup_alpha, clip=clip)
+    options = dict(ema_decay=ema_decay, mixup_alpha=mixup_alpha, clip=clip, **step_options)
     graphdef, state = create_train_state(model, tx, ema_decay=ema_decay)
     if parallel:
         step, state = pmap_train_step(graphdef, tx, loss_fn, **options), replicate(state)
