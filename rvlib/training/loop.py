@@ -1,7 +1,8 @@
 """The epoch loop: ``fit`` a model, ``predict`` logits, ``evaluate`` a whole test set.
 
 ``fit`` shuffles each epoch with its own key, runs the jitted pure step of
-``training.steps`` (or its pmapped twin over several devices), and records
+``training.steps`` (or, data-parallel, the same step jitted over a device mesh,
+``training.sharded``, or its pmapped twin), and records
 one history dict per epoch with whole-test-set metrics.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from rvlib import validate
 from rvlib.training.batching import map_batches
 from rvlib.training.parallel import check_divisible, pmap_train_step, replicate, shard_batch
 from rvlib.training.parallel import unreplicate
+from rvlib.training import sharded
 from rvlib.training.state import (TrainState, check_data, check_fit_data, create_train_state,
                                   weights)
 from rvlib.training.steps import LossFn, check_options, jit_train_step, logit_metrics
@@ -78,14 +80,18 @@ def _mean_metrics(metrics: list[dict]) -> dict[str, float]:
 def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn: LossFn, train,
         test=None, *, epochs: int, batch_size: int, seed: int = 0,
         ema_decay: float | None = None, mixup_alpha: float = 0.0, clip=None,
-        data_parallel: bool = False, progress: bool = True, **step_options):
+        data_parallel: bool | str = False, progress: bool = True, **step_options):
     """Train ``model`` for ``epochs`` over ``train = (x: f32[n, ...], y: i32[n])``.
 
     Each epoch reshuffles with its own key (split from ``jax.random.key(seed)``)
     and drops the last ``n % batch_size`` examples so every step has one shape.
-    With ``data_parallel`` and several local devices, ``batch_size`` is the
-    global batch, split evenly over devices by a pmapped step; with one device
-    the jitted step is used. ``model`` itself is left unchanged.
+    With ``data_parallel`` and several devices, ``batch_size`` is the global
+    batch, split evenly over the devices: ``True`` or ``"sharded"`` jits the
+    step over a mesh of every device of every process (``training.sharded``;
+    in a multi-process run each process holds the whole ``train`` and feeds
+    its rows of each batch), ``"pmap"`` runs the pmapped step over the local
+    devices; with one device the jitted step is used. ``model`` itself is left
+    unchanged; the returned state lives on this process's default device.
 
     Returns ``(graphdef, state, history)``; ``history`` has one dict per epoch:
     epoch, step, train_loss, train_accuracy, train_margin, test_loss,
@@ -103,14 +109,19 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn: LossFn, tr
     check_options(ema_decay, mixup_alpha, clip)
     x, y, test = check_fit_data(train, test, batch_size)
     n = x.shape[0]
-    n_dev = jax.local_device_count() if data_parallel else 1
+    mode = _data_parallel_mode(data_parallel)
+    n_dev = {None: 1, "pmap": jax.local_device_count(), "sharded": jax.device_count()}[mode]
     parallel = n_dev > 1
     if parallel:
         check_divisible(batch_size, n_dev)
 
     options = dict(ema_decay=ema_decay, mixup_alpha=mixup_alpha, clip=clip, **step_options)
     graphdef, state = create_train_state(model, tx, ema_decay=ema_decay)
-    if parallel:
+    if parallel and mode == "sharded":
+        mesh = sharded.data_mesh()
+        step = sharded.sharded_train_step(graphdef, tx, loss_fn, mesh, **options)
+        state = sharded.put_replicated(state, mesh)
+    elif parallel:
         step, state = pmap_train_step(graphdef, tx, loss_fn, **options), replicate(state)
     else:
         step = jit_train_step(graphdef, tx, loss_fn, **options)
@@ -128,7 +139,9 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn: LossFn, tr
             metrics = []
             for i in range(n_batches):
                 batch, key = _take(x, y, order[i]), step_keys[i]
-                if parallel:
+                if parallel and mode == "sharded":
+                    batch, key = sharded.put_batch(batch, mesh), sharded.put_replicated(key, mesh)
+                elif parallel:
                     batch, key = shard_batch(batch, n_dev), jax.random.split(key, n_dev)
                 state, m = step(state, batch, key)
                 metrics.append(m)
@@ -136,7 +149,7 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn: LossFn, tr
             train_m = _mean_metrics(metrics)
             test_m = dict(loss=nan, accuracy=nan, margin=nan, confidence=nan, snr_median=nan)
             if test is not None:
-                test_m = evaluate(graphdef, unreplicate(state) if parallel else state, test,
+                test_m = evaluate(graphdef, _local(state, mode) if parallel else state, test,
                                   loss_fn)
             record = dict(epoch=epoch + 1, step=(epoch + 1) * n_batches,
                           train_loss=train_m["loss"], train_accuracy=train_m["accuracy"],
@@ -150,5 +163,17 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn: LossFn, tr
                             acc=f"{record['train_accuracy']:.3f}",
                             test_acc=f"{record['test_accuracy']:.3f}")
     if parallel:
-        state = unreplicate(state)
+        state = _local(state, mode)
     return graphdef, state, history
+
+
+def _data_parallel_mode(data_parallel) -> str | None:
+    if data_parallel is False or data_parallel is None:
+        return None
+    if data_parallel is True:
+        return "sharded"
+    return validate.choice("data_parallel", data_parallel, ("sharded", "pmap"))
+
+
+def _local(state, mode):
+    return sharded.to_local(state) if mode == "sharded" else unreplicate(state)
