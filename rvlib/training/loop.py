@@ -21,6 +21,7 @@ from rvlib.training.batching import map_batches
 from rvlib.training.parallel import check_divisible, pmap_train_step, replicate, shard_batch
 from rvlib.training.parallel import unreplicate
 from rvlib.training import sharded
+from rvlib.training.checkpoint import open_checkpoints
 from rvlib.training.state import (TrainState, check_data, check_fit_data, create_train_state,
                                   weights)
 from rvlib.training.steps import LossFn, check_options, jit_train_step, logit_metrics
@@ -80,7 +81,8 @@ def _mean_metrics(metrics: list[dict]) -> dict[str, float]:
 def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn: LossFn, train,
         test=None, *, epochs: int, batch_size: int, seed: int = 0,
         ema_decay: float | None = None, mixup_alpha: float = 0.0, clip=None,
-        data_parallel: bool | str = False, progress: bool = True, **step_options):
+        data_parallel: bool | str = False, progress: bool = True, checkpoint=None,
+        **step_options):
     """Train ``model`` for ``epochs`` over ``train = (x: f32[n, ...], y: i32[n])``.
 
     Each epoch reshuffles with its own key (split from ``jax.random.key(seed)``)
@@ -98,6 +100,12 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn: LossFn, tr
     test_accuracy, test_margin, test_confidence, test_snr_median (NaN without
     ``test``; evaluated on the raw weights), n_devices, global_batch,
     per_device_batch.
+
+    ``checkpoint``: a folder or a ``training.checkpoint.Checkpoints``: the run
+    saves there (Orbax) at each epoch end (and every ``every_steps``) and, when
+    a checkpoint of the same configuration exists, continues from it to the
+    same final parameters as an uninterrupted run, or skips training if it is
+    finished (and says so).
 
     ``step_options`` go to ``steps.make_train_step`` unchanged (the step's
     further options, e.g. adversarial training or weight noise), which checks
@@ -117,6 +125,21 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn: LossFn, tr
 
     options = dict(ema_decay=ema_decay, mixup_alpha=mixup_alpha, clip=clip, **step_options)
     graphdef, state = create_train_state(model, tx, ema_decay=ema_decay)
+    n_batches = n // batch_size
+    data_key, done, history, partial = jax.random.key(seed), 0, [], []
+    ckpt = open_checkpoints(checkpoint)
+    if ckpt is not None:
+        config = dict(epochs=epochs, batch_size=batch_size, seed=seed, n=n,
+                      options={k: repr(v) for k, v in options.items()})
+        resumed = ckpt.resume(state, config, data_key)
+        if resumed is not None:
+            state, _, meta = resumed
+            done, history = meta["position"], meta["history"]
+            partial = [{k: np.asarray(v, np.float32) for k, v in m.items()}
+                       for m in meta["partial"]]
+            print(f"fit: resumed from the checkpoint at step {done} in {ckpt.directory}"
+                  + ("; training finished already, skipped" if done == epochs * n_batches
+                     else ""))
     if parallel and mode == "sharded":
         mesh = sharded.data_mesh()
         step = sharded.sharded_train_step(graphdef, tx, loss_fn, mesh, **options)
@@ -126,18 +149,16 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn: LossFn, tr
     else:
         step = jit_train_step(graphdef, tx, loss_fn, **options)
 
-    n_batches = n // batch_size
-    epoch_keys = jax.random.split(jax.random.key(seed), epochs)
-    history = []
+    epoch_keys = jax.random.split(data_key, epochs)
     nan = float("nan")
-    with tqdm(total=epochs * n_batches, desc="fit", disable=not progress) as bar:
-        for epoch in range(epochs):
+    with tqdm(total=epochs * n_batches, initial=done, desc="fit", disable=not progress) as bar:
+        for epoch in range(done // n_batches, epochs):
             k_perm, k_steps = jax.random.split(epoch_keys[epoch])
             order = jax.random.permutation(k_perm, n)[: n_batches * batch_size]
             order = order.reshape(n_batches, batch_size)
             step_keys = jax.random.split(k_steps, n_batches)
-            metrics = []
-            for i in range(n_batches):
+            metrics, partial = partial, []
+            for i in range(len(metrics), n_batches):
                 batch, key = _take(x, y, order[i]), step_keys[i]
                 if parallel and mode == "sharded":
                     batch, key = sharded.put_batch(batch, mesh), sharded.put_replicated(key, mesh)
@@ -146,6 +167,10 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn: LossFn, tr
                 state, m = step(state, batch, key)
                 metrics.append(m)
                 bar.update(1)
+                if (ckpt is not None and ckpt.every_steps and i + 1 < n_batches
+                        and (epoch * n_batches + i + 1) % ckpt.every_steps == 0):
+                    ckpt.save_position(epoch * n_batches + i + 1, _saved(state, mode), data_key,
+                                       config=config, history=history, partial=metrics)
             train_m = _mean_metrics(metrics)
             test_m = dict(loss=nan, accuracy=nan, margin=nan, confidence=nan, snr_median=nan)
             if test is not None:
@@ -159,6 +184,9 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn: LossFn, tr
                           test_snr_median=test_m["snr_median"], n_devices=n_dev,
                           global_batch=batch_size, per_device_batch=batch_size // n_dev)
             history.append(record)
+            if ckpt is not None:
+                ckpt.save_position((epoch + 1) * n_batches, _saved(state, mode), data_key,
+                                   config=config, history=history, partial=[], record=record)
             bar.set_postfix(loss=f"{record['train_loss']:.4f}",
                             acc=f"{record['train_accuracy']:.3f}",
                             test_acc=f"{record['test_accuracy']:.3f}")
@@ -173,6 +201,10 @@ def _data_parallel_mode(data_parallel) -> str | None:
     if data_parallel is True:
         return "sharded"
     return validate.choice("data_parallel", data_parallel, ("sharded", "pmap"))
+
+
+def _saved(state, mode):
+    return unreplicate(state) if mode == "pmap" else state  # sharded: Orbax saves it as it is
 
 
 def _local(state, mode):
