@@ -51,6 +51,7 @@ from rvlib import validate
 from rvlib.nb.collect import collect
 from rvlib.nb.declared import coerce, declared_parameters, parse_fixed, parse_grid, split_values
 from rvlib.nb.execute import RunSpec, check_kernel, execute, finished
+from rvlib.nb.executors import EXECUTORS, make_executor
 from rvlib.nb.params import DEFAULT_RUN, PARAMS, QUICK_ENV, quick_from_env
 from rvlib.nb.runs import project_root
 
@@ -193,7 +194,7 @@ def plan(notebook, grid: dict, *, fixed: dict | None = None, root=None) -> list[
 
 def run_sweep(notebook, grid: dict, *, fixed: dict | None = None, root=None,
               kernel: str = "python3", progress: bool = True, log: Callable = print,
-              jobs: int = 1, timeout: float | None = None) -> SweepReport:
+              jobs: int = 1, timeout: float | None = None, executor=None) -> SweepReport:
     """Run ``notebook`` once per point of the cartesian product of ``grid``.
 
     grid: ``{"lam": [0, 1, 10], "seed": [0, 1, 2]}`` (values may be CLI strings);
@@ -201,6 +202,7 @@ def run_sweep(notebook, grid: dict, *, fixed: dict | None = None, root=None,
     values are checked before the first run.  Finished runs are skipped; the
     others run from scratch (``jobs`` at a time); failures are collected in the
     report, never raised.  ``timeout``: seconds per cell (papermill).
+    ``executor``: where runs execute (``nb.executors``; default: here, ``jobs`` at a time).
     """
     from tqdm.auto import tqdm
 
@@ -240,7 +242,10 @@ def run_sweep(notebook, grid: dict, *, fixed: dict | None = None, root=None,
     pm_log = logging.getLogger("papermill")   # we validated the parameters ourselves
     level, pm_log.level = pm_log.level, logging.ERROR
     try:
-        if jobs == 1:
+        if executor is not None:
+            for spec, error in executor.run(todo, path, kernel, timeout):
+                record(spec, error)
+        elif jobs == 1:
             for spec in todo:
                 bar.set_postfix_str(spec.name)
                 record(spec, execute(spec, path, kernel, timeout))
@@ -317,6 +322,12 @@ def main(argv=None) -> int:
     ap.add_argument("--collect-only", action="store_true",
                     help="only gather finished runs into sweep.csv and the summary figure")
     ap.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1)")
+    ap.add_argument("--executor", default="local", choices=EXECUTORS,
+                    help="where runs execute: local (default) or a Dask cluster")
+    ap.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                    help="with --executor dask: the scheduler of a running cluster")
+    ap.add_argument("--workers", type=int, default=None, metavar="N",
+                    help="with --executor dask: start a LocalCluster of N worker processes")
     ap.add_argument("--metric", action="append", default=None, metavar="KEY",
                     help="metric(s) to plot (default: every numeric metric that varies)")
     ap.add_argument("--kernel", default="python3", help="Jupyter kernel (default python3)")
@@ -341,9 +352,17 @@ def main(argv=None) -> int:
             notebook_name(a.notebook)
             collect(notebook_name(a.notebook), _root(a.root), metric_keys=a.metric)
             return 0
-        report = run_sweep(a.notebook, parse_grid(a.grid), fixed=parse_fixed(a.fixed),
-                           root=a.root, kernel=a.kernel, progress=not a.no_progress,
-                           jobs=a.jobs, timeout=a.timeout)
+        executor = None
+        if a.executor != "local" or a.scheduler or a.workers:
+            plan(a.notebook, parse_grid(a.grid), fixed=parse_fixed(a.fixed), root=a.root)
+            executor = make_executor(a.executor, scheduler=a.scheduler, workers=a.workers)
+        try:
+            report = run_sweep(a.notebook, parse_grid(a.grid), fixed=parse_fixed(a.fixed),
+                               root=a.root, kernel=a.kernel, progress=not a.no_progress,
+                               jobs=a.jobs, timeout=a.timeout, executor=executor)
+        finally:
+            if executor is not None:
+                executor.close()
         collect(notebook_name(a.notebook), _root(a.root), metric_keys=a.metric)
         return report.exit_code
     except (ValueError, FileNotFoundError) as e:
