@@ -7,6 +7,8 @@
 * ``many_models``: ``fit_many``, K models that differ in seed/lr/λ/clip
   trained as ONE jitted program;
 * ``parallel``: the data-parallel (``pmap``) step and its helpers;
+* ``sharded``: data parallel the current way (``jit`` over a device mesh), multi-process;
+* ``checkpoint``: Orbax checkpoints of ``fit`` (resume after a kill, keep the best);
 * ``batching``: the one pad-to-whole-batches helper every batched call uses;
 * ``classifier``: train an MLP/CNN classifier and measure it on held-out data.
 """
