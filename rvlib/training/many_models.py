@@ -316,7 +316,10 @@ def _predict_many(graphdef, states, x, batch_size: int, per_model: bool):
                        batch_size, axis=1)
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+# Integer-only (threefry hashes and a sort), so LLVM's optimisation passes cannot change the
+# result but took most of the cost: ~9-15 s to compile at K=8 on a 2-core CPU vs ~2-3 s at level 0.
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4),
+                   compiler_options={"xla_backend_optimization_level": 0})
 def _orders(seeds, n: int, epochs: int, n_batches: int, batch_size: int):
     """i32[epochs, K, n_batches, batch_size]: training.fit's shuffling, per model seed."""
     def one(seed):
