@@ -68,6 +68,15 @@ ONE_PROCESS = COMMON + textwrap.dedent("""
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(h_dp[-1]["test_loss"], h_1[-1]["test_loss"], rtol=1e-5)
     print("FIT_MATCH")
+
+    # a sharded run's checkpoint (state replicated over 4 devices) restores to the same bits
+    import sys, tempfile
+    folder = tempfile.mkdtemp()
+    runs = [training.fit(mlp(), optax.adam(1e-2), ce, (x, y), epochs=1, batch_size=16,
+                         data_parallel=True, progress=False, checkpoint=folder) for _ in range(2)]
+    for a, b in zip(jax.tree.leaves(runs[0][1]), jax.tree.leaves(runs[1][1])):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    print("CHECKPOINT_MATCH")
 """)
 
 # One of two processes (id from JAX_PROCESS_ID), 2 CPU devices each: fit over the 4-device
@@ -106,7 +115,8 @@ def test_sharded_step_on_four_cpu_devices_matches_the_one_device_step():
     p = _run(ONE_PROCESS, _env(4))
     out, err = p.communicate(timeout=180)
     assert p.returncode == 0, err[-3000:]
-    assert "STEP_MATCH" in out and "FIT_MATCH" in out, out
+    assert "STEP_MATCH" in out and "FIT_MATCH" in out and "CHECKPOINT_MATCH" in out, out
+    assert "training finished already, skipped" in out, out
 
 
 def _free_port():
