@@ -70,12 +70,14 @@ ONE_PROCESS = COMMON + textwrap.dedent("""
     print("FIT_MATCH")
 
     # a sharded run's checkpoint (state replicated over 4 devices) restores to the same bits
-    import sys, tempfile
-    folder = tempfile.mkdtemp()
-    runs = [training.fit(mlp(), optax.adam(1e-2), ce, (x, y), epochs=1, batch_size=16,
-                         data_parallel=True, progress=False, checkpoint=folder) for _ in range(2)]
-    for a, b in zip(jax.tree.leaves(runs[0][1]), jax.tree.leaves(runs[1][1])):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    import tempfile
+    for dp in (True, "pmap"):
+        folder = tempfile.mkdtemp()
+        runs = [training.fit(mlp(), optax.adam(1e-2), ce, (x, y), epochs=1, batch_size=16,
+                             data_parallel=dp, progress=False, checkpoint=folder)
+                for _ in range(2)]
+        for a, b in zip(jax.tree.leaves(runs[0][1]), jax.tree.leaves(runs[1][1])):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     print("CHECKPOINT_MATCH")
 """)
 
