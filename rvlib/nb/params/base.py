@@ -276,9 +276,7 @@ class NotebookParams:
         limit = memory_limit()
         if need and sum(need.values()) > limit:
             name = max(need, key=need.get)
-            value = {n: getattr(self, n) for n in name.split("*") if hasattr(self, n)}
-            shown = value[name] if len(value) == 1 and name in value else value
-            validate.fail(name, shown, f"the run would need at least {_gib(sum(need.values()))} "
+            validate.fail(name, getattr(self, name), f"the run would need at least {_gib(sum(need.values()))} "
                                        f"of memory, more than this machine's {_gib(limit)}; "
                                        f"make it smaller")
 

@@ -29,7 +29,7 @@ def _split_memory(cfg) -> dict[str, float]:
     # float32 images (3 channels at most), train (limit) and test (limit // 4) at once
     side = 32 if cfg.size is None else cfg.size
     n = min(cfg.limit, DIGITS_TRAIN) if cfg.dataset == "digits" else cfg.limit
-    return {"limit*size": 4.0 * 3 * side * side * 1.25 * n}
+    return {"limit": 4.0 * 3 * side * side * 1.25 * n}   # limit x size x size images
 
 
 __all__ = ["BaselineParams", "MarginParams", "HebbianParams", "HardwareParams", "RobustnessParams"]
