@@ -19,8 +19,8 @@ from rvlib import validate
 from rvlib.training.batching import map_batches
 from rvlib.training.parallel import check_divisible, pmap_train_step, replicate, shard_batch
 from rvlib.training.parallel import unreplicate
-from rvlib.training.state import (TrainState, check_data, check_fit_data, create_train_state,
-                                  weights)
+from rvlib.training.state import (TrainState, check_data, check_fit_data, check_labels_fit,
+                                  create_train_state, weights)
 from rvlib.training.steps import LossFn, check_options, jit_train_step, logit_metrics
 
 __all__ = ["predict", "predict_model", "evaluate", "fit"]
@@ -110,6 +110,7 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn: LossFn, tr
 
     options = dict(ema_decay=ema_decay, mixup_alpha=mixup_alpha, clip=clip, **step_options)
     graphdef, state = create_train_state(model, tx, ema_decay=ema_decay)
+    check_labels_fit(graphdef, state, x, y, test)
     if parallel:
         step, state = pmap_train_step(graphdef, tx, loss_fn, **options), replicate(state)
     else:
