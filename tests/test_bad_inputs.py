@@ -49,10 +49,7 @@ def test_huge_learning_rate_finishes_and_records_divergence(digits_small, tmp_pa
     assert [(d["lam"], d["seed"]) for d in div] == [(0.0, 0), (1.0, 0)]
     assert all(d["diverged"] and d["epoch"] == 1 and d["step"] == 4 for d in div), div
     assert all(not math.isfinite(d["value"]) or abs(d["value"]) > 1e6 for d in div)
-    per_model = [c | metrics.classifier_metrics(training.predict_model(m, test[0]), test[1])
-                 for c, m in zip(fit["configs"], fit["models"])]
-    line, power = lambda_study.snr_linearity(per_model)     # reports, never raises
-    assert set(line) >= {"slope", "r2", "n"} and power["n"] <= 1
+    assert all(len(h) == 2 for h in fit["histories"])         # it finished every epoch
     records.save_run(tmp_path, params={"lr": 1e6}, metrics={"divergence": div})
     saved = records.read_json(tmp_path / "results.json")["metrics"]["divergence"]
     assert saved[0]["diverged"] is True and saved[0]["epoch"] == 1
