@@ -18,7 +18,7 @@ import numpy as np
 from rvlib import validate
 
 __all__ = [
-    "check_outputs", "logit_margin", "snr", "correct", "confidence", "accuracy",
+    "check_outputs", "check_labels", "logit_margin", "snr", "correct", "confidence", "accuracy",
     "nll_per_example", "nll", "calibration_gaps", "ece", "classifier_metrics", "ECE_BINS",
 ]
 
@@ -37,6 +37,23 @@ def check_outputs(name: str, outputs, labels=None, *, min_classes: int = 2) -> N
         validate.fail(name + ".shape", shape, f"must have at least {min_classes} classes")
     if labels is not None and tuple(jnp.shape(labels)) != shape[:1]:
         validate.fail("labels.shape", tuple(jnp.shape(labels)), f"must be ({shape[0]},) to match {name}")
+    if labels is not None and not isinstance(labels, jax.core.Tracer):
+        check_labels("labels", labels, shape[1])
+
+
+def check_labels(name: str, labels, classes: int) -> None:
+    """Concrete ``labels`` must be integers in ``[0, classes)``: one-hot and ``take_along_axis``
+    would silently give a NaN loss or wrap a label to the last class."""
+    y = np.asarray(labels)
+    if y.size == 0:
+        return
+    if not (np.issubdtype(y.dtype, np.integer) or np.all(np.mod(y, 1) == 0)):
+        validate.fail(name, y.ravel()[:5].tolist(), "must be integer class indices")
+    lo, hi = int(np.min(y)), int(np.max(y))
+    if lo < 0 or hi >= classes:
+        bad = lo if lo < 0 else hi
+        validate.fail(name, f"[{lo}..{hi}]", f"must be class indices in [0, {classes}) for "
+                      f"{classes} classes; found {bad}")
 
 
 def _true_and_rest(outputs: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -157,6 +174,7 @@ def classifier_metrics(logits, labels) -> dict:
     margin mean/median (``z_y − max_{j≠y} z_j``) and snr_median (median of
     ``p_y / max_{j≠y} p_j``, the paper's ratio on probabilities).
     """
+    check_outputs("logits", logits, labels)     # labels in [0, k) before the int32 cast
     logits, labels = jnp.asarray(logits, jnp.float32), jnp.asarray(labels, jnp.int32)
     margin = np.asarray(logit_margin(logits, labels), np.float64)
     ratio = snr(jax.nn.softmax(logits, axis=-1), labels)

@@ -7,6 +7,7 @@ before anything is trained.
 """
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterable, Sequence
 
@@ -16,22 +17,39 @@ def fail(name: str, value, allowed: str) -> None:
     raise ValueError(f"{name}={value!r} is not allowed: {allowed}")
 
 
+def closest(name: str, declared: Iterable[str]) -> str:
+    """`` (did you mean 'lam'?)`` for the declared name closest to ``name``, else ``""``."""
+    match = difflib.get_close_matches(str(name), list(declared), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
 def number(name: str, value, *, min=None, max=None, min_inclusive=True,
            integer=False) -> float | int:
-    """Coerce ``value`` to a number (papermill passes ints for floats) and range-check it."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        try:
-            value = float(value) if not integer else int(value)
-        except (TypeError, ValueError):
+    """Coerce ``value`` to a finite number (papermill passes ints for floats) and range-check it.
+
+    ``True``/``False`` are refused (``seed=True`` is not seed 1), and so are
+    lists, NaN and ±inf (an infinite size or rate fails later and unclearly).
+    """
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        fail(name, value, "must be a number, not True/False")
+    if isinstance(value, (list, tuple, dict, set)) or value is None:
+        fail(name, value, "must be a number")
+    if not isinstance(value, (int, float)):
+        try:   # NumPy scalars, numeric strings (papermill -r, YAML's "1e-3")
+            value = int(value) if hasattr(value, "__index__") else float(value)
+        except (TypeError, ValueError, OverflowError):
             fail(name, value, "must be a number")
+    if isinstance(value, float):
+        if math.isnan(value):
+            fail(name, value, "must not be NaN")
+        if math.isinf(value):
+            fail(name, value, "must be finite")
     if integer:
         if float(value) != int(value):
             fail(name, value, "must be an integer")
         value = int(value)
     else:
         value = float(value)
-    if math.isnan(value):
-        fail(name, value, "must not be NaN")
     if min is not None:
         if min_inclusive and value < min:
             fail(name, value, f"must be >= {min}")
@@ -72,6 +90,8 @@ def clip_range(name: str, value) -> tuple[float, float] | None:
     """``None`` (no clip) or a pair ``(g_min, g_max)`` with ``g_min <= g_max``."""
     if value is None or (isinstance(value, str) and value.lower() in ("none", "")):
         return None
+    if isinstance(value, (str, bytes)):   # "01" would unpack to (0, 1)
+        fail(name, value, "must be None or a pair (g_min, g_max) of numbers")
     try:
         lo, hi = value
         lo, hi = float(lo), float(hi)
@@ -112,6 +132,8 @@ def image_size(name: str, size) -> tuple[int, int] | None:
     """``None``, an int (square) or a pair ``(h, w)`` -> ``(h, w)`` of positive ints (or None)."""
     if size is None:
         return None
+    if isinstance(size, (str, bytes)):   # "64" would unpack to a 6 x 4 image
+        fail(name, size, "must be None, an int or a pair (h, w) of ints, not a string")
     if hasattr(size, "__index__") and not isinstance(size, bool):  # int, np.integer
         size = (size, size)
     try:

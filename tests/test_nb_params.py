@@ -73,10 +73,10 @@ def test_baseline_errors(key, value, message):
 
 def test_margin_adds_lam_coerces_and_shrinks():
     assert MarginParams(**MARGIN).record() == MARGIN
-    cfg = MarginParams(**MARGIN | {"lam": 5, "lams_paper": [10, 0, 10], "lams_controlled": 20})
+    cfg = MarginParams(**MARGIN | {"lam": 5, "lams_paper": [10, 0, 10], "lams_controlled": (20,)})
     assert cfg.lam == 5.0 and isinstance(cfg.lam, float)
     assert cfg.lams_paper == [0.0, 5.0, 10.0]       # sorted, no repeats, lam added
-    assert cfg.lams_controlled == [5.0, 20.0]       # a bare number is a list of one
+    assert cfg.lams_controlled == [5.0, 20.0]       # a tuple is a list (a bare number is refused)
     assert all(isinstance(v, float) for v in cfg.lams_paper + cfg.lams_controlled)
     q = MarginParams(**MARGIN | QUICK | {"seed": 2})
     assert (q.seeds, q.epochs, q.n_images) == ([2], 20, 50) and q.record()["seeds"] == [2]
@@ -98,7 +98,7 @@ def test_margin_errors(key, value, message):
 def test_hebbian_sorts_adds_reference_and_thins_the_sweep():
     cfg = HebbianParams(**HEBBIAN)
     assert cfg.record() == HEBBIAN and cfg.init_scales == [0.1, 0.01, 0.001]
-    cfg = HebbianParams(**HEBBIAN | {"eta_ratios": [2, 1, 3], "init_scales": 1, "hebb_eta": 1})
+    cfg = HebbianParams(**HEBBIAN | {"eta_ratios": [2, 1, 3], "init_scales": [1], "hebb_eta": 1})
     assert cfg.eta_ratios == [1.0, 2.0, 3.0] and all(isinstance(r, float) for r in cfg.eta_ratios)
     assert cfg.init_scales == [1.0, INIT_SCALE]               # the paper's init stays the reference
     assert cfg.hebb_eta == 1.0 and isinstance(cfg.hebb_eta, float)

@@ -60,13 +60,55 @@ def class_names(path) -> list[str]:
     return [d.name for d in dirs] if dirs else [folder.name]
 
 
-def _read_image(file: Path, hw, grayscale: bool, convert: str = "bitdepth") -> np.ndarray:
-    """One file -> f32[h, w, c] in [0, 1] (see :data:`CONVERSIONS`)."""
+def check_background(name: str, value):
+    """``None`` (refuse transparency), a gray level in [0, 1] or an (r, g, b) triple in [0, 1]."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        if len(value) != 3:
+            validate.fail(name, value, "must be None, a gray level in [0, 1] or (r, g, b)")
+        return tuple(validate.probability(f"{name}[{i}]", v) for i, v in enumerate(value))
+    v = validate.probability(name, value)
+    return (v, v, v)
+
+
+def _has_alpha(im) -> bool:
+    """Whether some pixel of ``im`` is not fully opaque (an opaque alpha channel is no alpha)."""
+    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info:
+        alpha = im.convert("RGBA").getchannel("A")
+        return alpha.getextrema()[0] < 255
+    return False
+
+
+def _composite(im, background):
+    """``im`` over an opaque ``background`` (r, g, b in [0, 1]) -> RGB."""
+    from PIL import Image
+
+    color = tuple(int(round(255 * c)) for c in background) + (255,)
+    return Image.alpha_composite(Image.new("RGBA", im.size, color), im.convert("RGBA")) \
+        .convert("RGB")
+
+
+def _read_image(file: Path, hw, grayscale: bool, convert: str = "bitdepth",
+                background=None) -> np.ndarray:
+    """One file -> f32[h, w, c] in [0, 1] (see :data:`CONVERSIONS`).
+
+    A file with transparent pixels is composited onto ``background`` ((r, g,
+    b) in [0, 1]) or, with ``background=None``, refused: dropping alpha would
+    show the hidden colour of transparent pixels.  Every Pillow error
+    (unreadable file, decompression bomb, truncated data) names the file.
+    """
     from PIL import Image, UnidentifiedImageError
 
+    transparent = None
     try:
         with Image.open(file) as im:
             im.load()
+            if _has_alpha(im):
+                if background is None:
+                    transparent = im.mode
+                    raise _Transparent
+                im = _composite(im, background)
             if convert == "authors":
                 # Their script, literally: Image.open(f).convert("L"); img.resize(resolution)
                 # (Pillow's default filter); np.array(img) / 255.0 in float64.
@@ -86,13 +128,25 @@ def _read_image(file: Path, hw, grayscale: bool, convert: str = "bitdepth") -> n
             if hw is not None:
                 im = im.resize((hw[1], hw[0]), Image.BILINEAR)
             arr = np.asarray(im, np.float32) / 255.0
-    except (UnidentifiedImageError, OSError, SyntaxError) as err:
-        validate.fail("file", str(file), f"not a readable image ({err})")
+    except _Transparent:
+        validate.fail("file", str(file), f"has transparent pixels (mode {transparent}): pass "
+                      f"background=<gray level in [0, 1] or (r, g, b)> to composite it onto "
+                      f"that colour")
+    except Image.DecompressionBombError as err:
+        validate.fail("file", str(file), f"too many pixels to decode safely "
+                      f"(DecompressionBombError: {err})")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as err:
+        validate.fail("file", str(file), f"not a readable image ({type(err).__name__}: {err})")
     return arr[..., None] if arr.ndim == 2 else arr
 
 
+class _Transparent(Exception):
+    """Internal: the file has transparency and no background was given."""
+
+
 def load_image_folder(path, *, size=(64, 64), grayscale: bool = True, limit=None,
-                      convert: str = "bitdepth", order: str = "sorted", evenly=None):
+                      convert: str = "bitdepth", order: str = "sorted", evenly=None,
+                      background=None):
     """Read images from ``path``.
 
     ``order="sorted"`` (default): PNG/JPEG/BMP files sorted by name, in a
@@ -117,10 +171,16 @@ def load_image_folder(path, *, size=(64, 64), grayscale: bool = True, limit=None
     read per class (the first ones in the listing order); ``evenly=n``
     instead reads ``n`` files per class at indices ``linspace(0, N − 1, n)``
     rounded down (the authors' pick of 50).  ``grayscale=False`` gives RGB.
+    ``size`` must be an int or a pair of ints (``"64"`` is refused, not read
+    as 6 x 4).  Files with transparent pixels (RGBA, LA, palette
+    transparency) are composited onto ``background`` (a gray level in [0, 1]
+    or an (r, g, b) triple) before any conversion, or refused when it is
+    None; Pillow's errors (a decompression bomb too) name the file.
     Returns images ``f32[n, h, w, 1 or 3]`` in [0, 1] and labels ``i32[n]``.
     """
     folder = _existing_folder(path)
     hw = validate.image_size("size", size)
+    background = check_background("background", background)
     limit = None if limit is None else validate.positive("limit", limit, integer=True)
     validate.choice("convert", convert, CONVERSIONS)
     validate.choice("order", order, ORDERS)
@@ -154,7 +214,7 @@ def load_image_folder(path, *, size=(64, 64), grayscale: bool = True, limit=None
         groups = [[g[i] for i in evenly_spaced(len(g), evenly, name="evenly")] for g in groups]
     files = [(f, label) for label, group in enumerate(groups) for f in group[:limit]]
 
-    arrays = [_read_image(f, hw, grayscale, convert) for f, _ in files]
+    arrays = [_read_image(f, hw, grayscale, convert, background) for f, _ in files]
     if hw is None:
         shapes = [a.shape[:2] for a in arrays]
         odd = next((i for i, sh in enumerate(shapes) if sh != shapes[0]), None)

@@ -18,6 +18,7 @@ from rvlib import stats, validate
 from rvlib.nb import records
 from rvlib.nb.execute import executed_path
 from rvlib.nb.figures import savefig
+from rvlib.nb.lock import hold
 from rvlib.nb.params import DEFAULT_RUN, QUICK_RUN
 from rvlib.nb.plots import sweep_plot
 
@@ -55,19 +56,35 @@ def _sort_key(row: dict, keys) -> tuple:
     return tuple(stats.order_key(row.get(k)) for k in keys)
 
 
-def collect(notebook: str, root: Path, *, metric_keys=None, log: Callable = print) -> list[dict]:
+def collect(notebook: str, root: Path, *, metric_keys=None, log: Callable = print,
+            wait: float = 0.0) -> list[dict]:
     """Every finished run of ``notebook`` as one row: run name, parameters, scalar metrics.
 
     Writes ``results/<nb>/sweep.csv`` and ``results/<nb>/sweep_summary.{pdf,png}``
     (both atomically): each metric in ``metric_keys`` (default: every numeric
     metric that varies across runs) vs the swept parameter with the most values
     other than ``seed``, seeds as mean ± std.  Returns the rows (sorted by the
-    parameters).
+    parameters).  Holds the results folder's lock (``nb.lock``; ``wait``
+    seconds for a running sweep); hidden folders (temporary, ``.name``) are
+    never runs, and stale ``.sweep_summary.*`` ones are removed.
     """
+    base = Path(root) / "results" / notebook
+    if not base.is_dir():
+        log(f"collect {notebook}: no finished runs in {base}")
+        return []
+    with hold(base, wait=wait, what=f"collect of {notebook}"):
+        for tmp in base.glob(".sweep_summary.*"):   # left by a collection killed mid-save
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return _collect(notebook, root, metric_keys, log)
+
+
+def _collect(notebook: str, root: Path, metric_keys, log: Callable) -> list[dict]:
     name = notebook
     base = Path(root) / "results" / name
     rows, params_keys, metric_cols, unfinished = [], [], [], 0
-    folders = sorted(p for p in base.glob("*") if p.is_dir()) if base.is_dir() else []
+    folders = sorted(p for p in base.glob("*") if p.is_dir() and not p.name.startswith(".")) \
+        if base.is_dir() else []
     for folder in folders:
         if folder.name in NOT_SWEEP_RUNS:
             continue

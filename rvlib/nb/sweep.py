@@ -52,6 +52,7 @@ from rvlib.nb.collect import collect
 from rvlib.nb.declared import coerce, declared_parameters, parse_fixed, parse_grid, split_values
 from rvlib.nb.execute import RunSpec, check_kernel, execute, finished
 from rvlib.nb.executors import EXECUTORS, make_executor
+from rvlib.nb.lock import hold
 from rvlib.nb.params import DEFAULT_RUN, PARAMS, QUICK_ENV, quick_from_env
 from rvlib.nb.runs import project_root
 
@@ -187,14 +188,36 @@ def plan(notebook, grid: dict, *, fixed: dict | None = None, root=None) -> list[
             validate.fail("grid", grid, f"two grid points share the run name {rn!r}")
         names.add(rn)
         runs.append(RunSpec(rn, {**point, **fixed, "run_name": rn}, out_root / rn))
+    check_points(name, declared, runs)
     return runs
+
+
+def check_points(name: str, declared: dict, runs: list[RunSpec]) -> None:
+    """Build the notebook's parameter dataclass for every grid point: any bad value fails now.
+
+    Each point is the notebook's declared defaults updated with the point's
+    values, so ranges, cross-parameter rules and memory limits are checked for
+    every run before the first one starts.
+    """
+    from rvlib.nb.params import PARAMS
+
+    cls = PARAMS[name]
+    fields_ = set(cls.defaults())
+    base = {k: p.default for k, p in declared.items() if k in fields_}
+    for spec in runs:
+        values = {**base, **{k: v for k, v in spec.params.items() if k in fields_}}
+        try:
+            cls(**values)
+        except ValueError as e:
+            raise ValueError(f"{e} (run {spec.name}; nothing was run)") from None
 
 
 # --------------------------------------------------------------------------- running
 
 def run_sweep(notebook, grid: dict, *, fixed: dict | None = None, root=None,
               kernel: str = "python3", progress: bool = True, log: Callable = print,
-              jobs: int = 1, timeout: float | None = None, executor=None) -> SweepReport:
+              jobs: int = 1, timeout: float | None = None, executor=None,
+              wait: float = 0.0) -> SweepReport:
     """Run ``notebook`` once per point of the cartesian product of ``grid``.
 
     grid: ``{"lam": [0, 1, 10], "seed": [0, 1, 2]}`` (values may be CLI strings);
@@ -203,13 +226,22 @@ def run_sweep(notebook, grid: dict, *, fixed: dict | None = None, root=None,
     others run from scratch (``jobs`` at a time); failures are collected in the
     report, never raised.  ``timeout``: seconds per cell (papermill).
     ``executor``: where runs execute (``nb.executors``; default: here, ``jobs`` at a time).
+    The results folder is locked for the sweep (``nb.lock``): another sweep there
+    makes this one wait up to ``wait`` seconds, then refuse naming the holder.
     """
-    from tqdm.auto import tqdm
-
     runs = plan(notebook, grid, fixed=fixed, root=root)
     jobs = validate.positive("jobs", jobs, integer=True)
+    wait = validate.non_negative("wait", wait)
     check_kernel(kernel)
     name = notebook_name(notebook)
+    with hold(_root(root) / "results" / name, wait=wait, what=f"sweep of {name}"):
+        return _run_locked(name, runs, root, kernel, progress, log, jobs, timeout, executor)
+
+
+def _run_locked(name, runs, root, kernel, progress, log, jobs, timeout,
+                executor) -> SweepReport:
+    from tqdm.auto import tqdm
+
     path = notebook_path(name, root)
     report = SweepReport(name, runs)
     say = tqdm.write if (progress and log is print) else log
@@ -286,7 +318,8 @@ def run_defaults(notebooks=None, *, root=None, kernel: str = "python3", log: Cal
     try:
         for nb, spec in zip(names, runs):
             log(f"== {nb}")
-            error = execute(spec, notebook_path(nb, root), kernel, timeout)
+            with hold(base / nb, what=f"make run of {nb}"):
+                error = execute(spec, notebook_path(nb, root), kernel, timeout)
             if error is not None:
                 report.failed[nb] = error
                 log(f"FAILED {nb}: {error}")
@@ -333,6 +366,9 @@ def main(argv=None) -> int:
     ap.add_argument("--kernel", default="python3", help="Jupyter kernel (default python3)")
     ap.add_argument("--timeout", type=float, default=None, help="seconds per cell")
     ap.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    ap.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                    help="wait this long for another sweep of the notebook to finish "
+                         "(default: refuse at once, naming it)")
     a = ap.parse_intermixed_args(argv)   # grid words may follow --set
     if threading.current_thread() is threading.main_thread():
         # `kill` (SIGTERM) unwinds like Ctrl-C: temp files removed, kernels shut down
@@ -350,20 +386,22 @@ def main(argv=None) -> int:
             if a.grid or a.fixed:
                 validate.fail("--collect-only", True, "takes no grid or --set values")
             notebook_name(a.notebook)
-            collect(notebook_name(a.notebook), _root(a.root), metric_keys=a.metric)
+            collect(notebook_name(a.notebook), _root(a.root), metric_keys=a.metric, wait=a.wait)
             return 0
+        name = notebook_name(a.notebook)
+        plan(name, parse_grid(a.grid), fixed=parse_fixed(a.fixed), root=a.root)  # before locking
         executor = None
         if a.executor != "local" or a.scheduler or a.workers:
-            plan(a.notebook, parse_grid(a.grid), fixed=parse_fixed(a.fixed), root=a.root)
             executor = make_executor(a.executor, scheduler=a.scheduler, workers=a.workers)
         try:
-            report = run_sweep(a.notebook, parse_grid(a.grid), fixed=parse_fixed(a.fixed),
-                               root=a.root, kernel=a.kernel, progress=not a.no_progress,
-                               jobs=a.jobs, timeout=a.timeout, executor=executor)
+            with hold(_root(a.root) / "results" / name, wait=a.wait, what=f"sweep of {name}"):
+                report = run_sweep(a.notebook, parse_grid(a.grid), fixed=parse_fixed(a.fixed),
+                                   root=a.root, kernel=a.kernel, progress=not a.no_progress,
+                                   jobs=a.jobs, timeout=a.timeout, executor=executor)
+                collect(name, _root(a.root), metric_keys=a.metric)
         finally:
             if executor is not None:
                 executor.close()
-        collect(notebook_name(a.notebook), _root(a.root), metric_keys=a.metric)
         return report.exit_code
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)

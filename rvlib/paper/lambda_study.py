@@ -12,14 +12,17 @@
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from rvlib import stats, training, validate
+from rvlib.training.divergence import divergence
 from rvlib.paper import protocol
 from rvlib.paper.reference import CHECKLIST, METHODS, NOISE_LEVELS, NOISE_SEED, PAPER_SEED
 
 __all__ = ["paper_lambda_rows", "paper_response", "paper_snr_by_lambda", "train_lambda_models",
-           "half_noise_summary"]
+           "half_noise_summary", "snr_linearity"]
 
 
 def paper_snr_by_lambda() -> dict[float, float]:
@@ -72,8 +75,10 @@ def train_lambda_models(make_model, train, test, *, lams, seeds, epochs: int,
     All models train as one program (``training.fit_many``), each exactly as
     ``training.fit`` would train it alone.
     Returns ``{"configs": [{"lam", "seed"}...], "models": [nnx.Module...],
-    "histories": [[epoch dicts]...], "fit": ManyFit}`` in grid order
-    (λ-major), extras last.
+    "histories": [[epoch dicts]...], "divergence": [{"lam", "seed", "diverged",
+    "epoch", "step", "what"}...], "fit": ManyFit}`` in grid order (λ-major),
+    extras last.  A model whose loss or weights become non-finite (a huge
+    ``lr``) is kept and recorded in ``divergence`` (``training.divergence``).
     """
     lams = validate.each("lams", lams, validate.non_negative, nonempty="λ >= 0")
     seeds = validate.each("seeds", seeds, lambda n, v: validate.non_negative(n, v, integer=True),
@@ -94,7 +99,36 @@ def train_lambda_models(make_model, train, test, *, lams, seeds, epochs: int,
                             optimizer="adam", progress=progress)
     return {"configs": [{"lam": c["lam"], "seed": c["seed"]} for c in configs],
             "models": [fit.model(i) for i in range(len(configs))],
-            "histories": list(fit.histories), "fit": fit}
+            "histories": list(fit.histories),
+            "divergence": [{"lam": c["lam"], "seed": c["seed"]}
+                           | divergence(h, fit.state(i).params)
+                           for i, (c, h) in enumerate(zip(configs, fit.histories))],
+            "fit": fit}
+
+
+def snr_linearity(controlled: list[dict], *, max_lam: float = 10.0) -> tuple[dict, dict]:
+    """The checklist's line fit of median SNR vs λ (λ <= ``max_lam``) and a power-law fit.
+
+    ``controlled``: ``stats.group_table`` rows (``lam``, ``snr_median``).
+    Points whose SNR is not finite (diverged models) are left out; with fewer
+    than two usable points a fit is all NaN (``n`` says how many were used),
+    so a diverged run still reports instead of raising.  Returns ``(line,
+    power)``: ``line`` from ``stats.linear_fit`` on (λ, SNR); ``power`` on
+    (log10 λ, log10 SNR) for λ > 0, SNR > 0.
+    """
+    def fit(x, y):
+        if len(x) < 2 or len(set(x)) < 2:
+            nan = math.nan
+            return {"slope": nan, "intercept": nan, "r2": nan, "top_point_share": nan,
+                    "n": len(x)}
+        return stats.linear_fit(x, y)
+
+    rows = [r for r in controlled if r["lam"] <= max_lam and np.isfinite(r["snr_median"])]
+    line = fit([r["lam"] for r in rows], [r["snr_median"] for r in rows])
+    pos = [r for r in rows if r["lam"] > 0 and r["snr_median"] > 0]
+    power = fit(list(np.log10([r["lam"] for r in pos])),
+                list(np.log10([r["snr_median"] for r in pos])))
+    return line, power
 
 
 def half_noise_summary(base: dict, marg: dict, *, lam_margin: float) -> dict:

@@ -22,8 +22,8 @@ from rvlib.training.parallel import check_divisible, pmap_train_step, replicate,
 from rvlib.training.parallel import unreplicate
 from rvlib.training import sharded
 from rvlib.training.checkpoint import open_checkpoints
-from rvlib.training.state import (TrainState, check_data, check_fit_data, create_train_state,
-                                  weights)
+from rvlib.training.state import (TrainState, check_data, check_fit_data, check_labels_fit,
+                                  create_train_state, weights)
 from rvlib.training.steps import LossFn, check_options, jit_train_step, logit_metrics
 
 __all__ = ["predict", "predict_model", "evaluate", "fit"]
@@ -125,6 +125,7 @@ def fit(model: nnx.Module, tx: optax.GradientTransformation, loss_fn: LossFn, tr
 
     options = dict(ema_decay=ema_decay, mixup_alpha=mixup_alpha, clip=clip, **step_options)
     graphdef, state = create_train_state(model, tx, ema_decay=ema_decay)
+    check_labels_fit(graphdef, state, x, y, test)
     n_batches = n // batch_size
     data_key, done, history, partial = jax.random.key(seed), 0, [], []
     ckpt = open_checkpoints(checkpoint)

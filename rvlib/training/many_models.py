@@ -54,7 +54,8 @@ from rvlib.hardware.clip import bounds, clip_kernels
 from rvlib.models import has_conv
 from rvlib.training.batching import map_batches
 from rvlib.training.loop import predict
-from rvlib.training.state import TrainState, check_fit_data, create_train_state, to_model
+from rvlib.training.state import (TrainState, check_fit_data, check_labels_fit,
+                                  create_train_state, to_model)
 from rvlib.training.steps import logit_metrics, make_train_step
 
 __all__ = ["fit_many", "ManyFit", "OPTIMIZERS", "ENGINES", "stack", "unstack"]
@@ -368,6 +369,7 @@ def fit_many(make_model: Callable[[int], nnx.Module], configs: list[dict], train
     n = x.shape[0]
 
     graphdef, states = _init(make_model, configs, functools.partial(_make_tx, optimizer))
+    check_labels_fit(graphdef, unstack(states, 0), x, y, test)
 
     k = len(configs)
     static_items = tuple((key, configs[0][key]) for key in static_keys)

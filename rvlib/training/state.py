@@ -60,6 +60,20 @@ def check_data(name: str, data) -> tuple[jax.Array, jax.Array]:
     return jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.int32)
 
 
+def check_labels_fit(graphdef, state, x, y, test) -> None:
+    """Training and test labels against the model's class count (its output width), before
+    any step: an out-of-range label would give a NaN loss or count as the last class."""
+    from rvlib.metrics import check_labels
+
+    out = jax.eval_shape(lambda p, r, b: nnx.merge(graphdef, p, r)(b), state.params, state.rest,
+                         jax.ShapeDtypeStruct((1, *x.shape[1:]), x.dtype))
+    if len(out.shape) != 2:
+        return                       # not a classifier's [batch, classes] output
+    check_labels("train labels", y, out.shape[-1])
+    if test is not None:
+        check_labels("test labels", test[1], out.shape[-1])
+
+
 def check_fit_data(train, test, batch_size: int):
     """``(x, y, test)`` for a fit: both pairs checked, ``batch_size <= n`` training examples."""
     x, y = check_data("train", train)

@@ -6,11 +6,31 @@ from typing import Any, ClassVar
 
 from rvlib import validate
 from rvlib.data.splits import MULTICLASS
-from rvlib.nb.params.base import (DigitsTrainingParams, ProtocolParams, choice_check,
-                                  clips_check, count, lams_check, param, positive_int, positives,
-                                  size_check)
+from rvlib.nb.params.base import (DIGITS_TRAIN, DigitsTrainingParams, ProtocolParams,
+                                  choice_check, clips_check, lams_check, param, positive_int,
+                                  positives, seed_check, size_check)
 from rvlib.paper.reference import INIT_SCALE
 from rvlib.training.classifier import CLASSIFIERS
+
+
+
+def _check_split(cfg, cnn: bool) -> None:
+    """The image size the CNN can take and a batch size the training split can fill."""
+    if cnn and cfg.size is not None and cfg.size % 4:
+        validate.fail("size", cfg.size, "the CNN needs a multiple of 4 (two 2x2 poolings)")
+    n_train = DIGITS_TRAIN if cfg.dataset == "digits" else cfg.limit
+    if cfg.batch_size > n_train:
+        where = "the digits training split's size" if cfg.dataset == "digits" else \
+            "limit, the most training examples loaded"
+        validate.fail("batch_size", cfg.batch_size, f"must be <= {n_train}, {where}")
+
+
+def _split_memory(cfg) -> dict[str, float]:
+    # float32 images (3 channels at most), train (limit) and test (limit // 4) at once
+    side = 32 if cfg.size is None else cfg.size
+    n = min(cfg.limit, DIGITS_TRAIN) if cfg.dataset == "digits" else cfg.limit
+    return {"limit": 4.0 * 3 * side * side * 1.25 * n}   # limit x size x size images
+
 
 __all__ = ["BaselineParams", "MarginParams", "HebbianParams", "HardwareParams", "RobustnessParams"]
 
@@ -28,8 +48,14 @@ class BaselineParams(ProtocolParams):
     epochs: int = param(15, positive_int)
     batch_size: int = param(64, positive_int)
     lr: float = param(0.001, validate.positive)
-    cnn_seed: int = param(0, count)
+    cnn_seed: int = param(0, seed_check)
     limit: int = param(20000, positive_int)
+
+    def normalize(self) -> None:
+        _check_split(self, cnn=True)
+
+    def memory_estimate(self) -> dict[str, float]:
+        return super().memory_estimate() | _split_memory(self)
 
     def quick_values(self) -> dict:
         return {"epochs": min(self.epochs, 4), "limit": min(self.limit, 4000)}
@@ -49,8 +75,15 @@ class MarginParams(DigitsTrainingParams):
     n_images: int = param(50, positive_int)
 
     def normalize(self) -> None:
+        super().normalize()
         self._set("lams_paper", sorted(set(self.lams_paper) | {self.lam}))
         self._set("lams_controlled", sorted(set(self.lams_controlled) | {self.lam}))
+
+    def n_models(self) -> int:
+        return len(self.lams_controlled) * len(self.seeds) + 1
+
+    def memory_estimate(self) -> dict[str, float]:
+        return super().memory_estimate() | {"n_images": 4.0 * 4096 * 8 * self.n_images}
 
     def quick_values(self) -> dict:
         return {"seeds": [self.seed], "epochs": min(self.epochs, 20)}
@@ -68,7 +101,8 @@ class HebbianParams(ProtocolParams):
     delta_eta: float = param(0.01, validate.positive)
     iters: int = param(30, positive_int)
     eta_ratios: list = param([0.1, 0.3, 0.5, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0],
-                             lambda n, v: sorted(positives(n, v)))
+                             lambda n, v: sorted(validate.each(n, v, validate.positive,
+                                                               nonempty="η ratio > 0")))
     init_scales: list = param([0.1, 0.01, 0.001], positives)
 
     def normalize(self) -> None:
@@ -98,9 +132,15 @@ class HardwareParams(ProtocolParams):
     epochs: int = param(10, positive_int)
     lr: float = param(0.003, validate.positive)
     batch_size: int = param(64, positive_int)
-    grad_seed: int = param(0, count)
+    grad_seed: int = param(0, seed_check)
     signed_clip: Any = param([-0.5, 0.5], validate.clip_range)
     limit: int = param(20000, positive_int)
+
+    def normalize(self) -> None:
+        _check_split(self, cnn=self.grad_model == "cnn")
+
+    def memory_estimate(self) -> dict[str, float]:
+        return super().memory_estimate() | _split_memory(self)
 
     @property
     def clips(self) -> list:
@@ -128,7 +168,14 @@ class RobustnessParams(DigitsTrainingParams):
     severities: list = param([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], validate.severities)
     n_scenes: int = param(50, positive_int)
 
+    def n_models(self) -> int:
+        return len(self.lams) * len(self.seeds)
+
+    def memory_estimate(self) -> dict[str, float]:
+        return super().memory_estimate() | {"n_scenes": 4.0 * 4096 * 8 * self.n_scenes}
+
     def normalize(self) -> None:
+        super().normalize()
         if 0.0 not in self.lams or self.lam_margin not in self.lams or self.lam_margin == 0.0:
             validate.fail("lams", self.lams,
                           f"must contain 0 (the baseline) and lam_margin={self.lam_margin} > 0")
