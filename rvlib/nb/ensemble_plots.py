@@ -78,7 +78,7 @@ def reliability_diagram(bins: dict[str, dict], *, title: str = "") -> plt.Figure
                 label="(mean confidence, accuracy)")
         ax.set(xlabel="confidence (max probability)", ylabel="accuracy", xlim=(0, 1),
                ylim=(0, 1.02), title=name)
-    axes[0, 0].legend(fontsize=7, loc="upper left")
+    axes[0, 0].legend(fontsize=7, loc="lower right")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
