@@ -86,7 +86,7 @@ def excess_aurc(scores, correct) -> float:
 
 
 def threshold_for_coverage(scores, coverage: float) -> float:
-    """The smallest score ``τ`` whose core ``{s <= τ}`` covers at least ``coverage`` of ``scores``.
+    """The smallest score ``τ`` whose core ``{s <= τ}`` covers at least ``coverage`` of them.
 
     With ties the coverage reached can exceed the target (ties are never split).
     """
@@ -111,7 +111,7 @@ def core_mask(scores, threshold: float) -> np.ndarray:
 
 
 def selective_metrics(scores, correct, threshold: float) -> dict[str, float]:
-    """Coverage, core accuracy (NaN for an empty core), overall accuracy, n_core at ``threshold``."""
+    """Coverage, core accuracy (NaN if the core is empty), overall accuracy, n_core at ``τ``."""
     s, c = check_scores(scores, correct)
     core = s <= float(threshold)
     n_core = int(core.sum())

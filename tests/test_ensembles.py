@@ -49,7 +49,8 @@ def test_same_seeds_same_numbers(ens, digits):
     again = ensembles.train_ensemble(_make, digits[0], seeds=K_SEEDS, epochs=8, batch_size=64,
                                      lr=3e-3)
     x = digits[1][0]
-    np.testing.assert_array_equal(np.asarray(again.member_logits(x)), np.asarray(ens.member_logits(x)))
+    np.testing.assert_array_equal(np.asarray(again.member_logits(x)),
+                                  np.asarray(ens.member_logits(x)))
 
 
 def test_ensemble_metrics_against_numpy_and_nll_below_members(ens, digits):

@@ -1,4 +1,4 @@
-"""immunisation: the gate, the scheme's metrics on a hand example, specialists, adversary plumbing."""
+"""immunisation: the gate, the scheme's metrics by hand, the specialists, adversary plumbing."""
 import math
 import re
 
