@@ -73,12 +73,12 @@ def reliability_diagram(bins: dict[str, dict], *, title: str = "") -> plt.Figure
         filled = r["count"] > 0
         ax.bar(r["lo"][filled], r["accuracy"][filled], width=r["hi"][0] - r["lo"][0],
                align="edge", alpha=0.7, label="accuracy")
-        ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
+        ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect")
         ax.plot(r["confidence"][filled], r["accuracy"][filled], "o", ms=3, color="C3",
-                label="(mean confidence, accuracy)")
+                label="(confidence, accuracy)")
         ax.set(xlabel="confidence (max probability)", ylabel="accuracy", xlim=(0, 1),
                ylim=(0, 1.02), title=name)
-    axes[0, 0].legend(fontsize=7, loc="lower right")
+    axes[0, 0].legend(fontsize=7, loc="upper left")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
