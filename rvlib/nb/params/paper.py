@@ -9,6 +9,7 @@ from rvlib.data.splits import MULTICLASS
 from rvlib.nb.params.base import (DigitsTrainingParams, ProtocolParams, choice_check,
                                   clips_check, count, lams_check, param, positive_int, positives,
                                   size_check)
+from rvlib.paper.protocol import MLP_UPDATES
 from rvlib.paper.reference import INIT_SCALE
 from rvlib.training.classifier import CLASSIFIERS
 
@@ -30,6 +31,7 @@ class BaselineParams(ProtocolParams):
     lr: float = param(0.001, validate.positive)
     cnn_seed: int = param(0, count)
     limit: int = param(20000, positive_int)
+    update: str = param("published", choice_check(MLP_UPDATES))
 
     def quick_values(self) -> dict:
         return {"epochs": min(self.epochs, 4), "limit": min(self.limit, 4000)}
@@ -47,6 +49,7 @@ class MarginParams(DigitsTrainingParams):
     lams_paper: list = param([0.0, 1.0, 10.0], lams_check)
     lams_controlled: list = param([0.0, 0.1, 1.0, 10.0, 20.0], lams_check)
     n_images: int = param(50, positive_int)
+    update: str = param("published", choice_check(MLP_UPDATES))
 
     def normalize(self) -> None:
         self._set("lams_paper", sorted(set(self.lams_paper) | {self.lam}))
@@ -127,6 +130,7 @@ class RobustnessParams(DigitsTrainingParams):
     lam_margin: float = param(10.0, validate.non_negative)
     severities: list = param([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], validate.severities)
     n_scenes: int = param(50, positive_int)
+    update: str = param("published", choice_check(MLP_UPDATES))
 
     def normalize(self) -> None:
         if 0.0 not in self.lams or self.lam_margin not in self.lams or self.lam_margin == 0.0:
