@@ -45,7 +45,9 @@ def robustness_curves(rows: list[dict], *, metrics=("accuracy", "snr_median"),
                       group: str = "model", title: str = "") -> plt.Figure:
     """Metric vs severity, one panel per (corruption, metric), one line per ``group`` value.
 
-    rows: dicts with ``corruption``, ``severity``, ``group`` and the metric keys.
+    rows: dicts with ``corruption``, ``severity``, ``group`` and the metric keys; where a row
+    also has ``<metric>_std`` (``stats.group_table``: the spread over seeds) a band of
+    mean ± std is drawn around the line.
     """
     corrs = list(dict.fromkeys(r["corruption"] for r in rows))
     groups = list(dict.fromkeys(r[group] for r in rows))
@@ -60,7 +62,12 @@ def robustness_curves(rows: list[dict], *, metrics=("accuracy", "snr_median"),
                             key=lambda r: r["severity"])
                 ys = [r[m] for r in rs]
                 allv += ys
-                ax.plot([r["severity"] for r in rs], ys, marker="o", ms=3, label=str(g))
+                xs = [r["severity"] for r in rs]
+                line, = ax.plot(xs, ys, marker="o", ms=3, label=str(g))
+                sd = np.array([r.get(f"{m}_std", np.nan) for r in rs], float)
+                if np.any(np.isfinite(sd) & (sd > 0)):
+                    y = np.asarray(ys, float)
+                    ax.fill_between(xs, y - sd, y + sd, color=line.get_color(), alpha=0.2, lw=0)
             if m != "accuracy":
                 _log_if_spread(ax, allv)
             ax.set_title(c if i == 0 else "")
