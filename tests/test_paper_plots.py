@@ -58,3 +58,12 @@ def test_robustness_curves_show_the_spread_over_seeds():
     ax = plots.robustness_curves(no_std, metrics=("accuracy",)).axes[0]
     assert not any(isinstance(c, PolyCollection) for c in ax.collections)
     plt.close("all")
+
+
+def test_snr_of_both_signs_is_not_joined_by_lines():
+    rows = [{"corruption": "gaussian", "severity": s, "model": "a", "snr_median": v,
+             "margin_median": v / 100} for s, v in ((0.0, 1e4), (0.5, -1e3), (0.7, 20.0))]
+    snr_ax, margin_ax = plots.robustness_curves(rows, metrics=("snr_median", "margin_median")).axes
+    assert snr_ax.get_yscale() == "symlog" and snr_ax.get_lines()[0].get_linestyle() == "None"
+    assert margin_ax.get_lines()[0].get_linestyle() == "-"            # a margin may cross zero
+    plt.close("all")

@@ -153,7 +153,8 @@ def plot_paper_lambda(rows: Sequence[dict], *, reference: dict | None = None,
     for i, u in enumerate(updates):
         rs = [r for r in rows if r.get("update", "") == u]
         lam = np.array([r["lam"] for r in rs]) * (1 + 0.04 * (i - (len(updates) - 1) / 2))
-        kw = {"color": f"C{i}", "ls": "none", "ms": 6, "label": u or None}
+        # later updates drawn smaller on top: equal values show as rings, none is hidden
+        kw = {"color": f"C{i}", "ls": "none", "ms": max(3, 9 - 2.5 * i), "label": u or None}
         a.plot(lam, [r["margin_median"] for r in rs], marker=marks[0], **kw)
         a.plot(lam, [r["out0_mean"] for r in rs], marker="x", mew=1.5, **kw | {"label": None})
         b.plot(lam, [r["frac_control_negative"] for r in rs], marker=marks[0], **kw)
