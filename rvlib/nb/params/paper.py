@@ -20,6 +20,7 @@ __all__ = ["BaselineParams", "MarginParams", "HebbianParams", "HardwareParams", 
 class BaselineParams(ProtocolParams):
     """01_train_baselines: the paper's master table, then a CNN on held-out data.
 
+    ``update``: the MLP rows' training, a name of ``protocol.MLP_UPDATES``.
     Quick: the paper protocol stays (closed-form updates, cheap); the CNN
     trains at most 4 epochs on at most 4000 TFDS examples.
     """
