@@ -18,7 +18,8 @@ import numpy as np
 from rvlib import validate
 
 __all__ = [
-    "check_outputs", "check_labels", "logit_margin", "snr", "correct", "confidence", "accuracy",
+    "check_outputs", "check_labels", "logit_margin", "snr", "softmax_snr", "correct", "confidence",
+    "accuracy",
     "nll_per_example", "nll", "calibration_gaps", "ece", "classifier_metrics", "ECE_BINS",
 ]
 
@@ -95,7 +96,9 @@ def snr(outputs: jax.Array, labels: jax.Array | None = None, eps: float = 1e-9) 
     so a batch mean can be dominated by a few examples (see
     ``stats.summarize(...)['top_share']``).  For multi-class models pass softmax
     probabilities, not logits: the ratio is then ``p_y / max_{j != y} p_j``,
-    which is positive and equals ``exp(logit_margin)`` (up to ``eps``).
+    which is positive and equals ``exp(logit_margin)`` up to ``eps`` -- and
+    saturates near ``1 / eps`` once the margin passes ~20: use
+    :func:`softmax_snr` for that ratio.
     """
     check_outputs("outputs", outputs, labels)
     if labels is None:
@@ -103,6 +106,21 @@ def snr(outputs: jax.Array, labels: jax.Array | None = None, eps: float = 1e-9) 
     else:
         target, control = _true_and_rest(outputs, labels)
     return target / (control + eps)
+
+
+def softmax_snr(logits, labels) -> np.ndarray:
+    """The multi-class SNR ``p_y / max_{j≠y} p_j`` of softmax probabilities, without saturating.
+
+    logits: f32[b, k], labels: i32[b] -> f64[b] (NumPy).  The softmax
+    normaliser cancels, so the ratio is exactly ``exp(z_y − max_{j≠y} z_j)``
+    = ``exp(logit_margin)``: computed that way (in float64) it stays exact far
+    past the ``1 / eps`` cap of ``snr(softmax(logits), labels)`` (about 1e9,
+    already low at margin 20) and only overflows to ``inf`` above margin ~709.
+    Its logarithm, the log-SNR, is the logit margin itself.
+    """
+    margin = np.asarray(logit_margin(jnp.asarray(logits), jnp.asarray(labels)), np.float64)
+    with np.errstate(over="ignore"):
+        return np.exp(margin)
 
 
 def correct(outputs: jax.Array, labels: jax.Array | None = None) -> jax.Array:
@@ -172,15 +190,17 @@ def classifier_metrics(logits, labels) -> dict:
 
     accuracy, nll, ece (``ECE_BINS`` bins), confidence (mean max softmax),
     margin mean/median (``z_y − max_{j≠y} z_j``) and snr_median (median of
-    ``p_y / max_{j≠y} p_j``, the paper's ratio on probabilities).
+    ``p_y / max_{j≠y} p_j``, the paper's ratio on probabilities, by
+    :func:`softmax_snr`: ``exp(margin)``, no ``eps`` cap).
     """
     check_outputs("logits", logits, labels)     # labels in [0, k) before the int32 cast
     logits, labels = jnp.asarray(logits, jnp.float32), jnp.asarray(labels, jnp.int32)
     margin = np.asarray(logit_margin(logits, labels), np.float64)
-    ratio = snr(jax.nn.softmax(logits, axis=-1), labels)
+    with np.errstate(over="ignore"):
+        ratio = np.exp(margin)                      # = softmax_snr(logits, labels)
     return {"accuracy": float(accuracy(logits, labels)),
             "nll": float(nll(logits, labels)),
             "ece": float(ece(logits, labels)),
             "confidence": float(jnp.mean(confidence(logits))),
             "margin_mean": float(margin.mean()), "margin_median": float(np.median(margin)),
-            "snr_median": float(np.median(np.asarray(ratio, np.float64)))}
+            "snr_median": float(np.median(ratio))}

@@ -27,6 +27,24 @@ def test_paper_lambda_rows_match_run_mlp(small_scenes):
     assert rows[1]["clean_margin_median"] > rows[0]["clean_margin_median"]
 
 
+@pytest.mark.parametrize("name, update, bias", [("published", "published", False),
+                                                ("gradient", "gradient", False),
+                                                ("gradient_bias", "gradient", True)])
+def test_paper_lambda_rows_by_update_name(small_scenes, name, update, bias):
+    x = small_scenes.reshape(3, -1)
+    row = lambda_study.paper_lambda_rows(x, [1.0], update=name)[0]
+    o = protocol.run_mlp(x, [1.0], update=update, bias=bias)["outputs"][0].astype(np.float64)
+    assert row["update"] == name
+    assert row["frac_control_negative"] == np.mean(o[..., 1] < 0)
+    assert row["margin_median"] == pytest.approx(np.median(o[..., 0] - o[..., 1]), rel=1e-6)
+
+
+def test_paper_lambda_rows_rejects_unknown_update():
+    with pytest.raises(ValueError, match=r"^update='sgd' is not allowed: must be one of "
+                                         r"'published', 'gradient', 'gradient_bias'$"):
+        lambda_study.paper_lambda_rows(np.zeros((1, 4), np.float32), [0.0], update="sgd")
+
+
 def test_paper_lambda_rows_rejects_negative_lambda():
     with pytest.raises(ValueError, match=r"lams\[1\]=-1.0 is not allowed: must be >= 0"):
         lambda_study.paper_lambda_rows(np.zeros((1, 4), np.float32), [0.0, -1.0])

@@ -106,3 +106,30 @@ def test_calibration_gaps_add_up_over_chunks_and_ignore_zero_weights():
     np.testing.assert_allclose(M.calibration_gaps(*padded, weights=w), M.calibration_gaps(z, y),
                                rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(M.nll_per_example(z, y).mean(), M.nll(z, y), rtol=1e-6)
+
+
+def _reference_softmax_snr(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """p_y / max_{j≠y} p_j from an explicit float64 softmax (exp(z − max z) / Σ)."""
+    z = z.astype(np.float64)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    rest = p.copy()
+    rest[np.arange(len(y)), y] = -np.inf
+    return p[np.arange(len(y)), y] / rest.max(axis=1)
+
+
+@pytest.mark.parametrize("margin", [20.0, 30.0, 40.0, 50.0])
+def test_softmax_snr_does_not_saturate_at_large_margins(margin):
+    # 4 examples, 5 classes; the true class leads the runner-up by `margin`
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(4, 5)).astype(np.float32) - 3.0
+    y = np.array([0, 2, 4, 1])
+    z[np.arange(4), y] = z.max(axis=1) + margin
+    ref = _reference_softmax_snr(z, y)
+    assert np.all(ref > np.exp(margin - 1e-3))                  # the reference itself is not capped
+    np.testing.assert_allclose(M.softmax_snr(jnp.asarray(z), jnp.asarray(y)), ref, rtol=1e-4)
+    got = M.classifier_metrics(z, y)["snr_median"]
+    np.testing.assert_allclose(got, np.median(ref), rtol=1e-4)
+    # the eps-capped ratio on probabilities is what this replaces: it reads low already at margin 20
+    capped = np.median(np.asarray(M.snr(jax.nn.softmax(jnp.asarray(z), -1), jnp.asarray(y))))
+    assert capped < 0.9 * np.median(ref)

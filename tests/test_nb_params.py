@@ -15,10 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # The notebooks' own defaults, written out independently of the dataclasses.
 BASELINE = dict(seed=42, quick=False, run_name="default", n_images=50, dataset="digits", size=16,
-                epochs=15, batch_size=64, lr=0.001, cnn_seed=0, limit=20000)
+                epochs=15, batch_size=64, lr=0.001, cnn_seed=0, limit=20000, update="published")
 MARGIN = dict(seed=0, quick=False, run_name="default", lam=1.0, lams_paper=[0.0, 1.0, 10.0],
               lams_controlled=[0.0, 0.1, 1.0, 10.0, 20.0], seeds=[0, 1, 2], epochs=30, lr=0.003,
-              batch_size=64, hidden=128, n_images=50)
+              batch_size=64, hidden=128, n_images=50, update="published")
 HEBBIAN = dict(seed=42, quick=False, run_name="default", n_images=50, hebb_eta=0.2, delta_eta=0.01,
                iters=30, eta_ratios=[0.1, 0.3, 0.5, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0],
                init_scales=[0.1, 0.01, 0.001])
@@ -28,7 +28,7 @@ HARDWARE = dict(seed=42, quick=False, run_name="default", n_images=50, eta=0.2, 
                 grad_seed=0, signed_clip=[-0.5, 0.5], limit=20000)
 ROBUST = dict(seed=0, quick=False, run_name="default", lams=[0.0, 1.0, 10.0], lam_margin=10.0,
               seeds=[0, 1, 2], epochs=30, lr=0.003, batch_size=64, hidden=128,
-              severities=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], n_scenes=50)
+              severities=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], n_scenes=50, update="published")
 QUICK = {"quick": True, "run_name": "quick"}
 
 
@@ -90,6 +90,8 @@ def test_margin_adds_lam_coerces_and_shrinks():
     ("seeds", [0, 0], "seeds=[0, 0] is not allowed: must not repeat a seed"),
     ("hidden", 0, "hidden=0 is not allowed: must be > 0"),
     ("quick", "no", "quick='no' is not allowed: must be True or False"),
+    ("update", "sgd", "update='sgd' is not allowed: must be one of 'published', 'gradient', "
+                      "'gradient_bias'"),
 ])
 def test_margin_errors(key, value, message):
     _raises(MarginParams, MARGIN | {key: value}, message)

@@ -20,14 +20,15 @@ __all__ = ["plot_snr_comparison", "plot_clip_sweep", "plot_eta_sweep", "plot_gra
 
 @styled
 def plot_snr_comparison(rows: list[dict], *, title: str = "") -> plt.Figure:
-    """Mean and median SNR per method (bars) with the paper's mean SNR (diamonds), symlog y.
+    """Mean and median SNR per method (points) with the paper's mean SNR (diamonds), symlog y.
 
-    rows: ``protocol.table_rows`` rows (label, snr_mean, snr_median, paper_snr).
+    rows: ``protocol.table_rows`` rows (label, snr_mean, snr_median, paper_snr).  Points,
+    not bars: a bar's length means nothing on a symlog axis.
     """
     fig, ax = plt.subplots(figsize=(max(6.0, 0.95 * len(rows)), 3.8))
     xs = np.arange(len(rows))
-    ax.bar(xs - 0.2, [r["snr_mean"] for r in rows], 0.4, label="measured mean")
-    ax.bar(xs + 0.2, [r["snr_median"] for r in rows], 0.4, label="measured median")
+    ax.plot(xs - 0.15, [r["snr_mean"] for r in rows], "o", ms=7, label="measured mean")
+    ax.plot(xs + 0.15, [r["snr_median"] for r in rows], "s", ms=7, label="measured median")
     ax.plot(xs, [r.get("paper_snr") or np.nan for r in rows], "D", color="C3", ms=7,
             label="paper (mean)")
     ax.axhline(0, color="k", lw=0.8)
@@ -37,6 +38,7 @@ def plot_snr_comparison(rows: list[dict], *, title: str = "") -> plt.Figure:
     # headroom above the largest value for the legend, symmetric decades below zero
     ax.set_ylim(-10 * max(1.0, -vals.min()), 30 * max(1.0, vals.max()))
     ax.set_xticks(xs, [r["label"] for r in rows], rotation=30, ha="right")
+    ax.grid(axis="x", color="0.9", lw=0.6)
     ax.set_ylabel("SNR = out0 / (out1 + 1e-9)\n(symlog: linear in [-1, 1])")
     ax.legend(fontsize=8, ncols=3, loc="upper right")
     ax.set_title(title)
@@ -46,12 +48,13 @@ def plot_snr_comparison(rows: list[dict], *, title: str = "") -> plt.Figure:
 
 @styled
 def plot_clip_sweep(rows: list[dict], *, title: str = "") -> plt.Figure:
-    """Left: SNR mean/median per clip range with ceilings and the paper; right: penalty vs paper."""
+    """Left: SNR mean/median per clip range (points: log axis) with ceilings and the paper;
+    right: penalty vs paper (bars from zero, linear axis)."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
     xs = np.arange(len(rows))
     labels = [r["clip"] for r in rows]
-    a.bar(xs - 0.2, [r["snr_mean"] for r in rows], 0.4, label="measured mean")
-    a.bar(xs + 0.2, [r["snr_median"] for r in rows], 0.4, label="measured median")
+    a.plot(xs - 0.15, [r["snr_mean"] for r in rows], "o", ms=7, label="measured mean")
+    a.plot(xs + 0.15, [r["snr_median"] for r in rows], "s", ms=7, label="measured median")
     a.plot(xs, [r["ceiling"] for r in rows], "_", color="k", ms=28, mew=2,
            label=f"ceiling g_max / {INIT_MEAN:g}")
     a.plot(xs, [np.nan if r["paper_snr"] is None else r["paper_snr"] for r in rows], "D",
@@ -117,7 +120,7 @@ def plot_gradient_clips(rows: list[dict], *, title: str = "") -> plt.Figure:
                            (axes[1], "margin_median", "median test margin z_y − max z_j")]:
         ax.bar(xs, [r[key] for r in rows], color=colors)
         ax.set_ylabel(label)
-    axes[0].set_ylim(max(0.0, min(r["accuracy"] for r in rows) - 0.1), 1.0)
+    axes[0].set_ylim(0.0, 1.0)  # bars start at zero
     axes[2].bar(xs - 0.2, [r["w_frac_negative"] for r in rows], 0.4, color="C7", label="w < 0")
     axes[2].bar(xs + 0.2, [r["w_frac_at_min"] for r in rows], 0.4, color="C3",
                 label="pinned at g_min")
@@ -132,36 +135,49 @@ def plot_gradient_clips(rows: list[dict], *, title: str = "") -> plt.Figure:
 
 
 @styled
-def plot_paper_lambda(rows: Sequence[dict], *, reference: dict | None = None) -> plt.Figure:
-    """Three panels for ``lambda_study.paper_lambda_rows`` vs λ (symlog x): what the loss moves
-    (median margin, mean out0), the share of negative control outputs, and the SNR
-    (mean and median, symlog y) with ``reference`` ``{λ: paper's mean SNR}`` as markers.
+def plot_paper_lambda(rows: Sequence[dict], *, reference: dict | None = None,
+                      title: str = "paper protocol: per-image MLP, images × Gaussian noise levels"
+                      ) -> plt.Figure:
+    """Four panels for ``lambda_study.paper_lambda_rows`` vs λ (symlog x), one colour per
+    ``update`` in the rows: what the loss moves (median margin, mean out0), the share of
+    negative control outputs, and the SNR mean and median (symlog y) with ``reference``
+    ``{λ: paper's mean SNR}`` as diamonds.  Markers only: the rows are a few λ values, and
+    a line would draw an SNR between them (across zero) where nothing was measured.
     """
     rows = sorted(rows, key=lambda r: r["lam"])
-    lam = [r["lam"] for r in rows]
-    fig, (a, b, c) = plt.subplots(1, 3, figsize=(11.5, 3.3))
-    a.plot(lam, [r["margin_median"] for r in rows], "o-", ms=4, label="margin out0 − out1 (median)")
-    a.plot(lam, [r["out0_mean"] for r in rows], "s-", ms=4, label="out0 (mean)")
-    a.set_ylabel("output")
-    a.legend(fontsize=8)
-    b.plot(lam, [r["frac_control_negative"] for r in rows], "o-", ms=4, color="C2")
+    updates = list(dict.fromkeys(r.get("update", "") for r in rows))
+    lam_max = max(r["lam"] for r in rows)
+    fig, axes = plt.subplots(1, 4, figsize=(14.5, 3.4))
+    a, b, c, d = axes
+    marks = "osD^v"
+    for i, u in enumerate(updates):
+        rs = [r for r in rows if r.get("update", "") == u]
+        lam = np.array([r["lam"] for r in rs]) * (1 + 0.04 * (i - (len(updates) - 1) / 2))
+        # later updates drawn smaller on top: equal values show as rings, none is hidden
+        kw = {"color": f"C{i}", "ls": "none", "ms": max(3, 9 - 2.5 * i), "label": u or None}
+        a.plot(lam, [r["margin_median"] for r in rs], marker=marks[0], **kw)
+        a.plot(lam, [r["out0_mean"] for r in rs], marker="x", mew=1.5, **kw | {"label": None})
+        b.plot(lam, [r["frac_control_negative"] for r in rs], marker=marks[0], **kw)
+        c.plot(lam, [r["snr_mean"] for r in rs], marker=marks[0], **kw)
+        d.plot(lam, [r["snr_median"] for r in rs], marker=marks[1], **kw)
+    a.set_ylabel("margin out0 − out1 (median: ●)\nout0 (mean: ×)")
     b.set_ylim(-0.05, 1.05)
     b.set_ylabel("share of rows with out1 < 0")
-    c.plot(lam, [r["snr_mean"] for r in rows], "o-", ms=4, label="SNR mean (rvlib)")
-    c.plot(lam, [r["snr_median"] for r in rows], "s--", ms=4, label="SNR median (rvlib)")
     if reference:
         ref = sorted(reference.items())
-        c.plot([k for k, _ in ref], [v for _, v in ref], "D", color="C3", label="paper (mean)")
-    c.axhline(0.0, color="k", lw=0.8)
-    c.set_yscale("symlog", linthresh=1.0)
-    c.set_ylabel("SNR = out0 / (out1 + 1e-9)")
-    c.legend(fontsize=8)
-    c.margins(y=0.08)
-    for ax in (a, b, c):
+        c.plot([k for k, _ in ref], [v for _, v in ref], "D", mfc="none", color="C3", ms=8,
+               label="paper (mean)")
+    for ax, what in ((c, "mean"), (d, "median")):
+        ax.axhline(0.0, color="k", lw=0.8)
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_ylabel(f"SNR {what} (symlog)")
+        ax.margins(y=0.1)
+    for ax in axes:
         ax.set_xscale("symlog", linthresh=0.1)
-        ax.set_xlim(-0.02, 1.5 * max(lam) if max(lam) > 0 else 1.0)
+        ax.set_xlim(-0.02, 1.5 * lam_max if lam_max > 0 else 1.0)
         ax.set_xlabel("λ (symlog axis)")
-    fig.suptitle("paper protocol: per-image MLP, images × Gaussian noise levels")
+    c.legend(fontsize=7)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 
@@ -184,6 +200,7 @@ def plot_paper_response(resp: dict) -> plt.Figure:
         b.set_yscale("symlog", linthresh=1.0)
     b.set_xlabel("Gaussian noise σ")
     b.set_ylabel("SNR = out0 / (out1 + 1e-9)")
-    fig.suptitle(f"paper protocol, one image, λ = {resp['lam']:g}")
+    upd = f", {resp['update']} update" if resp.get("update") else ""
+    fig.suptitle(f"paper protocol, one image, λ = {resp['lam']:g}{upd}")
     fig.tight_layout()
     return fig

@@ -40,12 +40,27 @@ def training_curves(history: list[dict], *, title: str = "") -> plt.Figure:
     return fig
 
 
+def _spread_band(ax, line, rows, metric):
+    """Shade mean ± ``<metric>_std`` around ``line``; a log axis gets no band below zero."""
+    sd = np.array([r.get(f"{metric}_std", np.nan) for r in rows], float)
+    if not np.any(np.isfinite(sd) & (sd > 0)):
+        return
+    x, y = line.get_xdata(), np.asarray(line.get_ydata(), float)
+    lo = y - sd
+    if ax.get_yscale() == "log":
+        lo = np.where(lo > 0, lo, y)
+    ax.fill_between(x, lo, y + sd, color=line.get_color(), alpha=0.2, lw=0)
+
+
 @styled
 def robustness_curves(rows: list[dict], *, metrics=("accuracy", "snr_median"),
                       group: str = "model", title: str = "") -> plt.Figure:
     """Metric vs severity, one panel per (corruption, metric), one line per ``group`` value.
 
-    rows: dicts with ``corruption``, ``severity``, ``group`` and the metric keys.
+    rows: dicts with ``corruption``, ``severity``, ``group`` and the metric keys; where a row
+    also has ``<metric>_std`` (``stats.group_table``: the spread over seeds) a band of
+    mean ± std is drawn around the line (on a log axis, where mean − std ≤ 0, only the upper
+    half).  An SNR panel on a symlog axis (ratios of both signs) gets points, not lines.
     """
     corrs = list(dict.fromkeys(r["corruption"] for r in rows))
     groups = list(dict.fromkeys(r[group] for r in rows))
@@ -54,15 +69,21 @@ def robustness_curves(rows: list[dict], *, metrics=("accuracy", "snr_median"),
     for j, c in enumerate(corrs):
         for i, m in enumerate(metrics):
             ax = axes[i, j]
-            allv = []
+            allv, bands = [], []
             for g in groups:
                 rs = sorted((r for r in rows if r["corruption"] == c and r[group] == g),
                             key=lambda r: r["severity"])
                 ys = [r[m] for r in rs]
                 allv += ys
-                ax.plot([r["severity"] for r in rs], ys, marker="o", ms=3, label=str(g))
+                line, = ax.plot([r["severity"] for r in rs], ys, marker="o", ms=3, label=str(g))
+                bands.append((line, rs))
             if m != "accuracy":
                 _log_if_spread(ax, allv)
+            for line, rs in bands:
+                _spread_band(ax, line, rs, m)
+            if m.startswith("snr") and ax.get_yscale() == "symlog":
+                for line, _ in bands:  # a ratio changing sign passes through ±inf, not through 0
+                    line.set_linestyle("none")
             ax.set_title(c if i == 0 else "")
             ax.set_xlabel("severity")
             ax.set_ylabel(m.replace("_", " "))

@@ -14,7 +14,7 @@ __all__ = ["lambda_explorer"]
 
 
 def lambda_explorer(image, *, lams: Sequence[float] = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 20.0, 50.0),
-                    value: float = 1.0, levels=NOISE_LEVELS):
+                    value: float = 1.0, levels=NOISE_LEVELS, update: str = "published"):
     """An ipywidgets slider over ``lams`` that retrains the paper's MLP on ``image`` and redraws.
 
     Returns the ``VBox(slider, output)``.  Nothing is drawn until the slider
@@ -34,7 +34,8 @@ def lambda_explorer(image, *, lams: Sequence[float] = (0.0, 0.1, 0.3, 1.0, 3.0, 
     def redraw(change):
         with out:
             out.clear_output(wait=True)
-            plot_paper_response(paper_response(image, change["new"], levels=levels))
+            plot_paper_response(paper_response(image, change["new"], levels=levels,
+                                               update=update))
             plt.show()
 
     slider.observe(redraw, names="value")

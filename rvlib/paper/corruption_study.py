@@ -28,8 +28,8 @@ def paper_protocol_under_corruptions(images, *, methods: Sequence[str] = CORRUPT
                                      corruption_names: Sequence[str] = tuple(
                                          corruptions.CORRUPTIONS),
                                      severities=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7),
-                                     seed: int = PAPER_SEED, noise_seed: int = 0
-                                     ) -> list[dict]:
+                                     seed: int = PAPER_SEED, noise_seed: int = 0,
+                                     update: str = "published") -> list[dict]:
     """The paper's per-image models, each read on corrupted copies of its own training image.
 
     images: f32[n, h, w, c] in [0, 1] (the protocol trains on the flattened
@@ -39,7 +39,8 @@ def paper_protocol_under_corruptions(images, *, methods: Sequence[str] = CORRUPT
     (corruption, severity) pair gets its own key from ``key(noise_seed)``
     (``corruptions.corrupt_grid(key(noise_seed), images, corruption_names,
     severities)``: the same call gives the same images); all methods see the
-    same corrupted images.
+    same corrupted images.  ``update``: the MLPs' training, a name of
+    ``protocol.MLP_UPDATES`` (the authors' published step by default).
     One row per (method, corruption, severity): ``stats.binary_summary`` plus
     ``degradation`` (accuracy on the clean image − accuracy).
     """
@@ -50,6 +51,7 @@ def paper_protocol_under_corruptions(images, *, methods: Sequence[str] = CORRUPT
     sev = validate.severities("severities", severities)
     validate.image_shape("images", images)
     noise_seed = validate.non_negative("noise_seed", noise_seed, integer=True)
+    u = protocol.MLP_UPDATES[validate.choice("update", update, protocol.MLP_UPDATES)]
     imgs = jnp.asarray(images, jnp.float32)
     n = imgs.shape[0]
     x = imgs.reshape(n, -1)
@@ -61,7 +63,7 @@ def paper_protocol_under_corruptions(images, *, methods: Sequence[str] = CORRUPT
     grid = corruptions.corrupt_grid(jax.random.key(noise_seed), imgs, names, run_sev)
     xe = jnp.stack([grid[c].reshape(len(run_sev), n, -1) for c in names])  # f32[C, S, n, d]
     xe = xe.reshape(-1, n, x.shape[1]).swapaxes(0, 1)                      # f32[n, C·S, d]
-    outs = {m: _protocol_outputs(m, x, xe, seed) for m in methods}
+    outs = {m: _protocol_outputs(m, x, xe, seed, u) for m in methods}
     rows = []
     for m in methods:
         o = outs[m].reshape(n, len(names), len(run_sev), 2)
@@ -74,23 +76,23 @@ def paper_protocol_under_corruptions(images, *, methods: Sequence[str] = CORRUPT
     return rows
 
 
-def _protocol_outputs(method: str, x, xe, seed: int) -> np.ndarray:
+def _protocol_outputs(method: str, x, xe, seed: int, u) -> np.ndarray:
     """f32[n, m, 2]: the method's model for image i applied to ``xe[i]: f32[m, d]``."""
     m = METHODS[method]
     if m.rule == "hebbian":
         w = protocol.run_crossbar(x, rule=m.rule, eta=m.eta, iters=m.iters, clip=m.clip,
                                   levels=[0.0], seed=seed)["weights"]
         return np.asarray(jnp.einsum("nmd,ndk->nmk", xe, jnp.asarray(w)))
-    return np.asarray(_mlp_outputs(x, xe, jnp.float32(m.lam), seed))
+    return np.asarray(_mlp_outputs(x, xe, jnp.float32(m.lam), seed, u.update, u.bias))
 
 
-@partial(jax.jit, static_argnums=3)
-def _mlp_outputs(x, xe, lam, seed):
+@partial(jax.jit, static_argnums=(3, 4, 5))
+def _mlp_outputs(x, xe, lam, seed, update, bias):
     n, d = x.shape
-    p0 = protocol.init_mlps(seed, n, d)
+    p0 = protocol.init_mlps(seed, n, d, bias=bias)
 
     def per_image(p, xi, xei):
-        q = protocol.train_mlp_lowrank(p, xi, lam)
+        q = protocol.train_mlp_lowrank(p, xi, lam, update=update)
         return protocol.lowrank_forward(q, p["w1"], xi, xei)
 
     return jax.vmap(per_image)(p0, x, xe)

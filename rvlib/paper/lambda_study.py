@@ -21,8 +21,8 @@ from rvlib.training.divergence import divergence
 from rvlib.paper import protocol
 from rvlib.paper.reference import CHECKLIST, METHODS, NOISE_LEVELS, NOISE_SEED, PAPER_SEED
 
-__all__ = ["paper_lambda_rows", "paper_response", "paper_snr_by_lambda", "train_lambda_models",
-           "half_noise_summary", "snr_linearity"]
+__all__ = ["check_mlp_update", "paper_lambda_rows", "paper_response", "paper_snr_by_lambda",
+           "train_lambda_models", "half_noise_summary", "snr_linearity"]
 
 
 def paper_snr_by_lambda() -> dict[float, float]:
@@ -30,37 +30,47 @@ def paper_snr_by_lambda() -> dict[float, float]:
     return {m.lam: m.paper_snr for m in METHODS.values() if m.rule == "gradient" and m.in_paper}
 
 
+def check_mlp_update(name: str) -> protocol.MlpUpdate:
+    """The ``protocol.MLP_UPDATES`` entry called ``name`` (a notebook's ``update`` parameter)."""
+    return protocol.MLP_UPDATES[validate.choice("update", name, protocol.MLP_UPDATES)]
+
+
 def paper_lambda_rows(images, lams, *, levels=NOISE_LEVELS, seed: int = PAPER_SEED,
-                      noise_seed: int = NOISE_SEED) -> list[dict]:
+                      noise_seed: int = NOISE_SEED, update: str = "published") -> list[dict]:
     """One row per λ of the paper's per-image MLP (``protocol.run_mlp``), images: f32[n, d].
 
-    Row: ``lam``, ``stats.binary_summary`` over images × noise levels, and
-    ``clean_margin_median`` / ``clean_snr_median`` / ``clean_out0_mean`` on the
-    training images themselves.
+    ``update``: a name of ``protocol.MLP_UPDATES`` (the authors' published step
+    by default).  Row: ``lam``, ``update``, ``stats.binary_summary`` over
+    images × noise levels, and ``clean_margin_median`` / ``clean_snr_median`` /
+    ``clean_out0_mean`` on the training images themselves.
     """
+    u = check_mlp_update(update)
     lams = validate.each("lams", lams, validate.non_negative, nonempty="λ >= 0")
-    res = protocol.run_mlp(images, lams, levels=levels, seed=seed, noise_seed=noise_seed)
+    res = protocol.run_mlp(images, lams, levels=levels, seed=seed, noise_seed=noise_seed,
+                           update=u.update, bias=u.bias)
     rows = []
     for k, lam in enumerate(lams):
         clean = stats.binary_summary(res["clean"][k])
-        rows.append({"lam": lam} | stats.binary_summary(res["outputs"][k]) | {
+        rows.append({"lam": lam, "update": u.name} | stats.binary_summary(res["outputs"][k]) | {
             "clean_margin_median": clean["margin_median"], "clean_snr_median": clean["snr_median"],
             "clean_out0_mean": clean["out0_mean"]})
     return rows
 
 
-def paper_response(image, lam: float, *, levels=NOISE_LEVELS, seed: int = PAPER_SEED) -> dict:
+def paper_response(image, lam: float, *, levels=NOISE_LEVELS, seed: int = PAPER_SEED,
+                   update: str = "published") -> dict:
     """The paper's MLP trained on one ``image: f32[d]`` with ``lam``, read at σ = 0 and ``levels``.
 
     Returns NumPy ``sigma: f64[1 + L]`` (0 first), ``out0``, ``out1``, ``snr``,
     ``margin`` (each ``f64[1 + L]``) and ``lam``.  λ is a traced value inside
     ``run_mlp``, so moving a slider does not recompile.
     """
+    u = check_mlp_update(update)
     x = np.asarray(image, np.float32).reshape(1, -1)
     lam = validate.non_negative("lam", lam)
-    res = protocol.run_mlp(x, [lam], levels=levels, seed=seed)
+    res = protocol.run_mlp(x, [lam], levels=levels, seed=seed, update=u.update, bias=u.bias)
     out = np.concatenate([res["clean"][0], res["outputs"][0, 0]]).astype(np.float64)
-    return {"lam": lam, "sigma": np.concatenate([[0.0], np.asarray(levels, np.float64)]),
+    return {"lam": lam, "update": u.name, "sigma": np.concatenate([[0.0], np.asarray(levels, np.float64)]),
             "out0": out[:, 0], "out1": out[:, 1], "margin": out[:, 0] - out[:, 1],
             "snr": out[:, 0] / (out[:, 1] + 1e-9)}
 

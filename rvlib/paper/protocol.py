@@ -24,6 +24,7 @@ Two engines train the MLP:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 
 import jax
@@ -40,6 +41,23 @@ from rvlib.paper.reference import (DELTA_ETA, DELTA_ITERS, HEBB_ETA, HEBB_ITERS,
 ENGINES = ("lowrank", "dense")
 # "published": the authors' hand-written step; "gradient": exact gradient of the stated loss.
 UPDATES = ("published", "gradient")
+
+
+@dataclass(frozen=True)
+class MlpUpdate:
+    """One named MLP training choice of the notebooks: ``update`` and ``bias`` for :func:`run_mlp`."""
+    name: str
+    update: str
+    bias: bool
+    label: str
+
+
+# The notebooks' ``update`` parameter picks one; they show the others next to it.
+MLP_UPDATES = {u.name: u for u in (
+    MlpUpdate("published", "published", False, "published (authors' script, no biases)"),
+    MlpUpdate("gradient", "gradient", False, "exact gradient, no biases"),
+    MlpUpdate("gradient_bias", "gradient", True, "exact gradient, with biases"),
+)}
 
 
 def per_image_keys(seed: int, n: int):

@@ -1,8 +1,8 @@
 """The paper's methods and published numbers: ONE typed source, read by name.
 
 Nothing here is a result of rvlib: these are the values its measurements are
-compared against (shared/PAPER.md §1-3).  The protocol, the report and the
-notebooks read them by name (``METHODS["hebbian_0_1"].paper_snr``,
+compared against (the paper and the authors' script; docs/protocol.md).  The
+protocol, the report and the notebooks read them by name (``METHODS["hebbian_0_1"].paper_snr``,
 ``CHECKLIST["margin_acc_half"].threshold``), never by position.
 """
 from __future__ import annotations

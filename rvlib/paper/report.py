@@ -18,7 +18,7 @@ import numpy as np
 import rvlib
 from rvlib.nb.records import atomic_write_text, read_json
 from rvlib.nb.runs import project_root
-from rvlib.paper import protocol
+from rvlib.paper import lambda_study, protocol
 from rvlib.nb.tables import fmt, percent
 from rvlib.paper.crossbar_studies import INIT_MEAN
 from rvlib.paper.reference import METHODS, NOISE_LEVELS, PAPER_SEED, TARGET
@@ -39,6 +39,17 @@ def protocol_rows(root: Path) -> tuple[list[dict], str]:
         return m["master_table"], f"results/{BASELINES}/default/results.json"
     x = protocol.default_images()
     return protocol.table_rows(protocol.run_paper_protocol(x)), "computed by rvlib.paper.report"
+
+
+def mlp_rows_by_update(root: Path) -> tuple[dict, str]:
+    """``{update: paper_lambda_rows}`` for the MLP's λ values: notebook 01's, else computed here."""
+    m = _load(root, BASELINES)
+    if m and "mlp_by_update" in m:
+        return m["mlp_by_update"], f"results/{BASELINES}/default/results.json"
+    x = protocol.default_images()
+    lams = sorted(mm.lam for mm in METHODS.values() if mm.rule == "gradient")
+    return ({u: lambda_study.paper_lambda_rows(x, lams, update=u) for u in protocol.MLP_UPDATES},
+            "computed by rvlib.paper.report")
 
 
 def _md_table(rows: list[dict], cols: list[str], heads: list[str] | None = None) -> str:
@@ -82,6 +93,7 @@ def build(root=".") -> str:
     root = project_root(root)
     rows, source = protocol_rows(root)
     by = {r["method"]: r for r in rows}
+    updates, updates_source = mlp_rows_by_update(root)
     images = np.asarray(protocol.default_images())
     parts = [
         "# Reproduction report",
@@ -92,7 +104,7 @@ def build(root=".") -> str:
         f"Data: the embedded synthetic stand-in for the paper's {len(images)} KITTI LiDAR depth "
         f"images (`rvlib.data.depth_scenes({len(images)}, seed={PAPER_SEED})`, 64×64, flattened "
         "to 4096), so absolute values depend on image statistics; the real images can be used "
-        "through `rvlib.data.load_image_folder`. Protocol as published (PAPER.md §2): one model "
+        "through `rvlib.data.load_image_folder`. Protocol as published (docs/protocol.md): one model "
         f"per image, target [{', '.join(f'{v:g}' for v in TARGET)}], {len(NOISE_LEVELS)} Gaussian levels "
         f"{NOISE_LEVELS[0]:g}–{NOISE_LEVELS[-1]:g}, SNR = out0/(out1+1e-9).",
         "",
@@ -112,6 +124,20 @@ def build(root=".") -> str:
                    "top-5 share of Σ|SNR|": percent(r["snr_top5_share"]),
                    "control<0": percent(r["frac_control_negative"])})
     parts.append(_md_table(mt, list(mt[0])))
+    parts += ["", "## The MLP rows under each update", "",
+              "The same images, initial weights and noise; `published` is the authors' "
+              "hand-written step (no biases, the margin term pushes only out0), `gradient` / "
+              "`gradient_bias` the exact gradient of the stated loss without / with biases "
+              f"(source: `{updates_source}`).", ""]
+    paper_snr = lambda_study.paper_snr_by_lambda()
+    ut = [{"update": u, "λ": f"{r['lam']:g}", "paper SNR": fmt(paper_snr.get(r["lam"])),
+           "SNR mean": fmt(r["snr_mean"]), "SNR median": fmt(r["snr_median"]),
+           "non-finite SNR rows left out": fmt(r.get("snr_n_nonfinite")),
+           "top-5 share of Σ|SNR|": percent(r["snr_top5_share"]),
+           "margin median": fmt(r["margin_median"], ".3g"), "out0 mean": fmt(r["out0_mean"], ".3g"),
+           "control<0": percent(r["frac_control_negative"]), "acc": percent(r["accuracy"])}
+          for u, rs in updates.items() for r in rs]
+    parts.append(_md_table(ut, list(ut[0])))
     parts += ["", "## Weight statistics", ""]
     ws = []
     for m in METHODS.values():
@@ -125,10 +151,14 @@ def build(root=".") -> str:
                    "at upper clip bound": percent(r.get("w_frac_at_max"))})
     parts.append(_md_table(ws, list(ws[0])))
     parts += ["", "## Claims", ""]
-    for v in verdicts(by, images):
+    for v in verdicts(by, images, updates):
         parts += [f"### {v['claim']}", "",
                   f"- paper: {v['paper']}", f"- measured: {v['measured']}",
-                  f"- **verdict: {v['verdict']}**", f"- evidence: {v['evidence']}", ""]
+                  f"- **verdict: {v['verdict']}**", f"- evidence: {v['evidence']}"]
+        parts += [f"- {k} (published update, stand-in images): {v[k]}"
+                  for k in ("reproduces", "does not reproduce") if k in v]
+        parts += [f"- why: {v['why']}"] if "why" in v else []
+        parts.append("")
     parts += ["## Validation checklist (robust-vision guide)", ""]
     cl = checklist(by, _controlled_checks(root))
     parts.append(_md_table(cl, ["ok", "item", "measured", "threshold", "on"]))

@@ -9,6 +9,7 @@ from rvlib.data.splits import MULTICLASS
 from rvlib.nb.params.base import (DIGITS_TRAIN, DigitsTrainingParams, ProtocolParams,
                                   choice_check, clips_check, lams_check, param, positive_int,
                                   positives, seed_check, size_check)
+from rvlib.paper.protocol import MLP_UPDATES
 from rvlib.paper.reference import INIT_SCALE
 from rvlib.training.classifier import CLASSIFIERS
 
@@ -39,6 +40,7 @@ __all__ = ["BaselineParams", "MarginParams", "HebbianParams", "HardwareParams", 
 class BaselineParams(ProtocolParams):
     """01_train_baselines: the paper's master table, then a CNN on held-out data.
 
+    ``update``: the MLP rows' training, a name of ``protocol.MLP_UPDATES``.
     Quick: the paper protocol stays (closed-form updates, cheap); the CNN
     trains at most 4 epochs on at most 4000 TFDS examples.
     """
@@ -50,6 +52,7 @@ class BaselineParams(ProtocolParams):
     lr: float = param(0.001, validate.positive)
     cnn_seed: int = param(0, seed_check)
     limit: int = param(20000, positive_int)
+    update: str = param("published", choice_check(MLP_UPDATES))
 
     def normalize(self) -> None:
         _check_split(self, cnn=True)
@@ -73,6 +76,7 @@ class MarginParams(DigitsTrainingParams):
     lams_paper: list = param([0.0, 1.0, 10.0], lams_check)
     lams_controlled: list = param([0.0, 0.1, 1.0, 10.0, 20.0], lams_check)
     n_images: int = param(50, positive_int)
+    update: str = param("published", choice_check(MLP_UPDATES))
 
     def normalize(self) -> None:
         super().normalize()
@@ -167,6 +171,7 @@ class RobustnessParams(DigitsTrainingParams):
     lam_margin: float = param(10.0, validate.non_negative)
     severities: list = param([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], validate.severities)
     n_scenes: int = param(50, positive_int)
+    update: str = param("published", choice_check(MLP_UPDATES))
 
     def n_models(self) -> int:
         return len(self.lams) * len(self.seeds)
