@@ -260,3 +260,20 @@ def test_adversary_checks_its_fields():
         attacks.Adversary(eps=0.1, steps=0)
     with pytest.raises(ValueError, match="eps=-0.5 is not allowed"):
         attacks.Adversary(eps=-0.5)
+
+
+def test_catastrophic_overfitting_flag():
+    from rvlib.attacks.study import catastrophic_overfitting
+
+    def ev(fgsm_acc, pgd_acc):
+        n = 10
+        col = lambda acc: np.array([[True] * n, [True] * int(acc * n) + [False] * (n - int(acc * n))])  # noqa: E731
+        c = {"fgsm": col(fgsm_acc), "pgd": col(pgd_acc)}
+        return attacks.RobustEval(np.array([0.0, 0.1]), ("fgsm", "pgd"), np.ones(n, bool), c,
+                                  c["fgsm"] & c["pgd"], np.zeros(n, bool))
+
+    adv = attacks.Adversary(eps=0.1, kind="fgsm_rs")
+    assert catastrophic_overfitting(ev(0.8, 0.1), adv)          # robust to FGSM only
+    assert not catastrophic_overfitting(ev(0.8, 0.6), adv)
+    assert not catastrophic_overfitting(ev(0.8, 0.1), None)     # not adversarially trained
+    assert not catastrophic_overfitting(ev(0.8, 0.1), attacks.Adversary(eps=0.3))  # ε not in grid

@@ -22,7 +22,7 @@ from rvlib.attacks.adversary import Adversary
 from rvlib.attacks.evaluate import RobustEval, robust_eval_params
 from rvlib.training.loop import fit, predict
 
-__all__ = ["Variant", "make_variants", "run_study", "margin_survival"]
+__all__ = ["Variant", "make_variants", "run_study", "catastrophic_overfitting", "margin_survival"]
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,8 @@ def run_study(make_model, train, test, variants, seeds, *, eps_grid, attacks, at
     Returns ``rows`` (variant, seed, eps, clean_accuracy, acc_<attack>, acc_worst),
     ``evals[(variant, seed)]``: :class:`RobustEval`, ``margins[(variant, seed)]``:
     f32[n] clean logit margins, ``flags`` rows (one per model) and ``models``
-    ``[(variant, seed)] -> (graphdef, (params, rest))``.
+    ``[(variant, seed)] -> (graphdef, (params, rest))``.  Flag rows add
+    ``catastrophic_overfitting`` (:func:`catastrophic_overfitting`).
     """
     seeds = validate.each("seeds", seeds, lambda n, v: validate.non_negative(n, v, integer=True),
                           nonempty="seed")
@@ -86,8 +87,22 @@ def run_study(make_model, train, test, variants, seeds, *, eps_grid, attacks, at
         margins[(v.name, seed)] = np.asarray(metrics.logit_margin(logits, y_test))
         rows += [{"variant": v.name, "seed": seed} | r for r in ev.rows()]
         flag_rows.append({"variant": v.name, "seed": seed} | ev.flags
-                         | {"notes": "; ".join(ev.notes)})
+                         | {"catastrophic_overfitting": catastrophic_overfitting(ev, v.adversary),
+                            "notes": "; ".join(ev.notes)})
     return dict(rows=rows, flags=flag_rows, evals=evals, margins=margins, models=models)
+
+
+def catastrophic_overfitting(ev: RobustEval, adversary: Adversary | None) -> bool:
+    """Whether an adversarially trained model shows catastrophic overfitting (Wong et al. 2020):
+    at its training ε, PGD accuracy below half the FGSM accuracy (robust to the training attack
+    only).  False for models without ``adversary`` or when the training ε is not in the grid."""
+    if adversary is None or "pgd" not in ev.attacks or "fgsm" not in ev.attacks:
+        return False
+    hit = np.flatnonzero(np.isclose(ev.eps, adversary.eps))
+    if not hit.size:
+        return False
+    i = hit[0]
+    return bool(ev.accuracy("pgd")[i] < 0.5 * ev.accuracy("fgsm")[i])
 
 
 def margin_survival(margins, survived, n_bins: int = 5) -> dict:
