@@ -18,6 +18,13 @@ Rows (measured side by side in this process, best of ``--repeats``):
 * PyTorch eager PGD-10 of the same network when ``import torch`` works or
   ``--torch-python`` names an interpreter that has torch (else skipped).
 
+Measured on the 2-core CPU (shared, load 5-14): the one-program attacks run at
+0.7-1.3x the per-step reference for this conv net, not the 5x goal: XLA:CPU's
+convolution gradient is slower inside a while loop than as a standalone
+program (``models.has_conv`` notes the same for training), which cancels the
+saved dispatches (a few per step against ~0.5 s of convolution work per step
+at batch 256).  Fully unrolling PGD-10's loop did not help.
+
 The last line starts with ``SUMMARY attacks:``.
 """
 from __future__ import annotations
