@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("protocol", "sweep", "corruptions", "train_step", "sharded", "ensemble")
+SCRIPTS = ("protocol", "sweep", "corruptions", "train_step", "sharded", "attacks", "ensemble")
 
 
 def main() -> int:

@@ -19,6 +19,8 @@ discarding any state updates (batch statistics) and switching modules with a
 """
 from __future__ import annotations
 
+import functools
+
 from flax import nnx
 
 from rvlib.attacks.adversary import ADVERSARY_KINDS, Adversary, check_adversary
@@ -26,14 +28,23 @@ from rvlib.attacks.apgd import apgd, apgd_best, apgd_checkpoints, apgd_targeted
 from rvlib.attacks.geometry import direction, l2_norm, project, random_start
 from rvlib.attacks.objectives import OBJECTIVES, get_objective
 from rvlib.attacks.pgd import Best, fgsm, keep_worse, pgd, pgd_best
-from rvlib.attacks.evaluate import RobustEval, masking_flags, robust_eval
+from rvlib.attacks.evaluate import RobustEval, masking_flags, robust_eval, robust_eval_params
 from rvlib.attacks.registry import ATTACKS, AttackSpec, attack, random_noise
 
 __all__ = ["fgsm", "pgd", "pgd_best", "apgd", "apgd_best", "apgd_targeted", "apgd_checkpoints",
            "random_noise", "ATTACKS", "AttackSpec", "attack", "Best", "keep_worse", "OBJECTIVES",
            "get_objective", "direction", "l2_norm", "project", "random_start", "model_logits",
            "Adversary", "ADVERSARY_KINDS", "check_adversary", "RobustEval", "robust_eval",
-           "masking_flags"]
+           "masking_flags", "robust_eval_params", "apply_fn"]
+
+
+@functools.cache
+def apply_fn(graphdef: nnx.GraphDef):
+    """``apply((params, rest), x) -> logits`` in eval mode; one function object per graphdef,
+    so programs compiled for it (``robust_eval_params``) are shared by all its models."""
+    def apply(weights, x):
+        return model_logits(graphdef, *weights)(x)
+    return apply
 
 
 def model_logits(graphdef: nnx.GraphDef, params, rest=None):

@@ -18,6 +18,7 @@ undefended model none should be raised.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import jax
@@ -31,7 +32,7 @@ from rvlib.attacks.objectives import ce
 from rvlib.attacks.pgd import loss_and_grad
 from rvlib.attacks.registry import ATTACKS
 
-__all__ = ["RobustEval", "robust_eval", "masking_flags"]
+__all__ = ["RobustEval", "robust_eval", "robust_eval_params", "masking_flags"]
 
 
 @dataclass(frozen=True)
@@ -65,24 +66,36 @@ class RobustEval:
                 for i, e in enumerate(self.eps)]
 
 
-def _program(logits_fn, attacks, kwargs, eps_grid):
-    def run(x, y, key):
+@functools.lru_cache(maxsize=32)
+def _program(apply, attacks, kwargs, n_eps):
+    """One jitted ``run(params, x, y, key, eps_grid) -> {clean, zero_grad, <attack>: bool[E, b]}``.
+
+    Cached per (apply, attacks, kwargs): models of one family share the compiled program.
+    """
+    kwargs = {a: dict(kw) for a, kw in kwargs}
+
+    def run(params, x, y, key, eps_grid):
+        logits_fn = functools.partial(apply, params)
         z = logits_fn(x)
         out = {"clean": jnp.argmax(z, -1) == y}
         _, _, g = loss_and_grad(logits_fn, ce, x, y)
         out["zero_grad"] = jnp.all(g.reshape(g.shape[0], -1) == 0, -1)
         for i, name in enumerate(attacks):
             spec = ATTACKS[name]
-            keys = jax.random.split(jax.random.fold_in(key, i), eps_grid.shape[0])
+            keys = jax.random.split(jax.random.fold_in(key, i), n_eps)
 
             def one_eps(args, spec=spec, name=name):
                 eps, k = args
-                x_adv = spec(logits_fn, x, y, k, eps=eps, **kwargs.get(name, {}))
+                x_adv = spec(logits_fn, x, y, k, eps=eps, **kwargs[name])
                 return jnp.argmax(logits_fn(x_adv), -1) == y
 
             out[name] = jax.lax.map(one_eps, (eps_grid, keys))
         return out
     return jax.jit(run)
+
+
+def _frozen(kwargs):
+    return tuple(sorted((a, tuple(sorted(kw.items()))) for a, kw in kwargs.items()))
 
 
 def robust_eval(logits_fn, x, y, key, *, eps_grid, attacks=("fgsm", "pgd", "apgd_ce", "apgd_dlr"),
@@ -95,8 +108,24 @@ def robust_eval(logits_fn, x, y, key, *, eps_grid, attacks=("fgsm", "pgd", "apgd
     ``{"pgd": {"steps": 40}}``); ``norm`` goes to every attack.  ``key`` is
     split per batch, then per attack and ε.  ``large_eps`` adds a PGD run at
     that ε for the ``not_broken_at_large_eps`` flag.  ``tol``: accuracy slack
-    of the comparison flags.
+    of the comparison flags.  Compiles once per call; for several models of
+    one family use :func:`robust_eval_params` (compiled once for all).
     """
+    return robust_eval_params(lambda _, xb: logits_fn(xb), None, x, y, key, eps_grid=eps_grid,
+                              attacks=attacks, norm=norm, attack_kwargs=attack_kwargs,
+                              batch_size=batch_size, large_eps=large_eps,
+                              large_eps_max_accuracy=large_eps_max_accuracy, tol=tol,
+                              progress=progress)
+
+
+def robust_eval_params(apply, params, x, y, key, *, eps_grid,
+                       attacks=("fgsm", "pgd", "apgd_ce", "apgd_dlr"), norm: str = "linf",
+                       attack_kwargs: dict | None = None, batch_size: int = 256,
+                       large_eps: float | None = None, large_eps_max_accuracy: float = 0.1,
+                       tol: float = 0.01, progress: bool = False) -> RobustEval:
+    """:func:`robust_eval` of ``apply(params, x) -> logits``: the program takes ``params`` as an
+    argument, so every model that shares ``apply`` (keep one function object, e.g.
+    ``attacks.apply_fn(graphdef)``) and shapes reuses one compiled program."""
     attacks = tuple([attacks] if isinstance(attacks, str) else attacks)
     if not attacks:
         validate.fail("attacks", attacks, "must name at least one attack")
@@ -112,12 +141,12 @@ def robust_eval(logits_fn, x, y, key, *, eps_grid, attacks=("fgsm", "pgd", "apgd
     x, y = np.asarray(x, np.float32), np.asarray(y)
     checks.inputs(x, y, (0.0, 1.0))
     kwargs = {a: {"norm": norm} | attack_kwargs.get(a, {}) for a in attacks}
+    program = _program(apply, attacks, _frozen(kwargs), len(eps_list))
     eps_arr = jnp.asarray(eps_list, jnp.float32)
-    program = _program(logits_fn, attacks, kwargs, eps_arr)
     large = None
     if large_eps is not None:
-        large = _program(logits_fn, ("pgd",), {"pgd": kwargs.get("pgd", {"norm": norm})},
-                         jnp.asarray([large_eps], jnp.float32))
+        large = _program(apply, ("pgd",), _frozen({"pgd": kwargs.get("pgd", {"norm": norm})}), 1)
+        large_arr = jnp.asarray([large_eps], jnp.float32)
 
     n = x.shape[0]
     bs = max(1, min(validate.positive("batch_size", batch_size, integer=True), n))
@@ -128,15 +157,16 @@ def robust_eval(logits_fn, x, y, key, *, eps_grid, attacks=("fgsm", "pgd", "apgd
     parts, large_parts = [], []
     for j in tqdm(range(len(batch_keys)), desc="robust_eval", disable=not progress):
         sl = slice(j * bs, (j + 1) * bs)
-        parts.append(jax.device_get(program(xp[sl], yp[sl], batch_keys[j])))
+        parts.append(jax.device_get(program(params, xp[sl], yp[sl], batch_keys[j], eps_arr)))
         if large is not None:
             k_large = jax.random.fold_in(batch_keys[j], len(attacks))
-            large_parts.append(np.asarray(large(xp[sl], yp[sl], k_large)["pgd"][0]))
+            large_parts.append(np.asarray(
+                large(params, xp[sl], yp[sl], k_large, large_arr)["pgd"][0]))
     cat = lambda name, axis: np.concatenate([p[name] for p in parts], axis)[..., :n]  # noqa: E731
     correct = {a: cat(a, 1) for a in attacks}
     worst = np.logical_and.reduce([correct[a] for a in attacks]) & cat("clean", 0)[None]
     large_acc = float(np.concatenate(large_parts)[:n].mean()) if large is not None else None
-    result = RobustEval(np.asarray(eps_list, np.float32), attacks, cat("clean", 0), correct,
+    result = RobustEval(np.asarray(eps_list, np.float64), attacks, cat("clean", 0), correct,
                         worst, cat("zero_grad", 0), large_eps, large_acc)
     flags, notes = masking_flags(result, large_eps_max_accuracy=large_eps_max_accuracy, tol=tol)
     return RobustEval(**{**result.__dict__, "flags": flags, "notes": tuple(notes)})

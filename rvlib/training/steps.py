@@ -9,6 +9,8 @@
 Options: EMA of the parameters, mixup, and ``clip=(g_min, g_max)``, the
 paper's hardware constraint during gradient training (every ``kernel``
 projected back into the range after each update, ``hardware.clip``).
+``adversary=attacks.Adversary(eps=...)``: adversarial training, the batch
+perturbed by the attack before the loss.
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ import optax
 from flax import nnx
 
 from rvlib import validate
+from rvlib.attacks import model_logits
+from rvlib.attacks.adversary import check_adversary
 from rvlib.hardware.clip import clip_kernels
 from rvlib.metrics import logit_margin
 from rvlib.training.state import TrainState, check_ema_decay
@@ -73,7 +77,8 @@ def _pmean_floats(tree, axis_name):
 
 def make_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation,
                     loss_fn: LossFn, *, ema_decay: float | None = None,
-                    mixup_alpha: float = 0.0, clip=None, axis_name: str | None = None):
+                    mixup_alpha: float = 0.0, clip=None, axis_name: str | None = None,
+                    adversary=None):
     """Build the pure ``step(state, batch, key) -> (state, metrics)``.
 
     ``batch = (x: f32[b, ...], y: i32[b])``; ``key`` drives mixup only.
@@ -82,8 +87,12 @@ def make_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation,
     logits against ``y``. With ``axis_name`` the step must run under
     ``pmap``/``shard_map`` over that axis: gradients and metrics are averaged
     across it, so equal per-device batches reproduce the global-batch step.
+    ``adversary`` (an ``attacks.Adversary``): ``key`` is first split into
+    ``(key, k_adv)``; the batch is replaced by the attack's, made with
+    ``k_adv`` on the pre-update weights in eval mode (``attacks.adversary``).
     """
     ema_decay, mixup_alpha, clip = check_options(ema_decay, mixup_alpha, clip)
+    adversary = check_adversary(adversary)
 
     def objective(params, rest, x, y, key):
         if mixup_alpha > 0:
@@ -99,6 +108,9 @@ def make_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation,
 
     def step(state: TrainState, batch, key):
         x, y = batch
+        if adversary is not None:
+            key, k_adv = jax.random.split(key)
+            x = adversary.perturb(model_logits(graphdef, state.params, state.rest), x, y, k_adv)
         (loss, (logits, rest)), grads = jax.value_and_grad(objective, has_aux=True)(
             state.params, state.rest, x, y, key)
         metrics = dict(loss=loss, accuracy=jnp.mean(jnp.argmax(logits, -1) == y),

@@ -18,10 +18,12 @@ from rvlib.nb.params.base import (DEFAULT_RUN, QUICK_ENV, QUICK_RUN, DigitsTrain
 from rvlib.nb.params.ensembles import EnsembleParams
 from rvlib.nb.params.paper import (BaselineParams, HardwareParams, HebbianParams, MarginParams,
                                    RobustnessParams)
+from rvlib.nb.params.adversarial import AdversarialParams
 
 __all__ = ["QUICK_ENV", "DEFAULT_RUN", "QUICK_RUN", "quick_from_env", "param", "NotebookParams",
            "ProtocolParams", "DigitsTrainingParams", "BaselineParams", "MarginParams",
-           "HebbianParams", "HardwareParams", "RobustnessParams", "EnsembleParams", "PARAMS"]
+           "HebbianParams", "HardwareParams", "RobustnessParams", "AdversarialParams",
+           "EnsembleParams", "PARAMS"]
 
 # The numbered notebooks in order, each with its parameters.
 PARAMS: dict[str, type[NotebookParams]] = {p.notebook: p for p in (
@@ -30,5 +32,6 @@ PARAMS: dict[str, type[NotebookParams]] = {p.notebook: p for p in (
     HebbianParams,
     HardwareParams,
     RobustnessParams,
+    AdversarialParams,
     EnsembleParams,
 )}
