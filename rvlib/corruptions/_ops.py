@@ -1,0 +1,213 @@
+"""Image operations shared by the common-corruption families (static kernels, resampling).
+
+Everything here takes ``x: f32[n, h, w, c]`` and Python (static) parameters:
+kernels and interpolation matrices are built with NumPy at trace time, so under
+``jit`` a corruption is a fixed sum of shifted slices or two small matmuls.
+"""
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from rvlib.corruptions.paper import _normal, _uniform
+
+__all__ = ["uniform", "normal", "gaussian_kernel1d", "gaussian_filter", "correlate2d",
+           "zoom_matrix", "clipped_zoom", "motion_blur", "plasma_fractal", "to_gray",
+           "rgb_only", "quantize_u8"]
+
+# Scipy's boundary modes in NumPy's ``pad`` names (scipy "reflect" repeats the edge pixel).
+_PAD = {"nearest": "edge", "reflect": "symmetric", "mirror": "reflect", "reflect101": "reflect"}
+
+
+def uniform(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """f32[shape] uniform on (0, 1) from the fast counter hash of :mod:`.paper`."""
+    return _uniform(key, math.prod(shape)).reshape(shape)
+
+
+def normal(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """f32[shape] standard normal (Box-Muller on the counter hash of :mod:`.paper`)."""
+    return _normal(key, math.prod(shape)).reshape(shape)
+
+
+def quantize_u8(x: jax.Array) -> jax.Array:
+    """Round to the 8-bit grid the reference passes its images through (PNG/PIL steps)."""
+    return jnp.round(jnp.clip(x, 0.0, 1.0) * 255.0) / 255.0
+
+
+def gaussian_kernel1d(sigma: float, truncate: float = 4.0) -> np.ndarray:
+    """scipy.ndimage's Gaussian taps: radius ``int(truncate * sigma + 0.5)``, summing to 1."""
+    radius = int(truncate * float(sigma) + 0.5)
+    if sigma <= 0 or radius == 0:
+        return np.ones(1, np.float64)
+    t = np.arange(-radius, radius + 1)
+    k = np.exp(-0.5 * (t / float(sigma)) ** 2)
+    return k / k.sum()
+
+
+def _shifted_sum(x: jax.Array, taps: np.ndarray, axis: int, mode: str) -> jax.Array:
+    r = len(taps) // 2
+    if r == 0:
+        return x * float(taps[0])
+    pad = [(0, 0)] * x.ndim
+    pad[axis] = (r, r)
+    xp = jnp.pad(x, pad, mode=_PAD[mode])
+    n = x.shape[axis]
+    return sum(float(t) * lax.slice_in_dim(xp, i, i + n, axis=axis)
+               for i, t in enumerate(taps) if t != 0)
+
+
+def gaussian_filter(x: jax.Array, sigma: float, *, mode: str = "nearest",
+                    truncate: float = 4.0) -> jax.Array:
+    """Separable Gaussian blur over axes 1 and 2 (skimage ``gaussian`` with ``channel_axis=-1``).
+
+    x: f32[n, h, w, ...] -> same shape.  ``mode``: scipy's boundary name.
+    """
+    taps = gaussian_kernel1d(sigma, truncate)
+    return _shifted_sum(_shifted_sum(x, taps, 1, mode), taps, 2, mode)
+
+
+def correlate2d(x: jax.Array, kernel: np.ndarray, *, mode: str = "reflect101") -> jax.Array:
+    """``cv2.filter2D``: correlation of axes 1, 2 with an odd 2-D kernel, centre anchor.
+
+    Rows and columns of the kernel that are all zero are dropped first (exactly
+    the same result, fewer taps).  x: f32[n, h, w, c] -> same shape.
+    """
+    kernel = np.asarray(kernel, np.float64)
+    r = kernel.shape[0] // 2
+    nz = np.nonzero(np.abs(kernel).sum(1))[0]
+    keep = int(max(r - nz.min(), nz.max() - r)) if nz.size else 0
+    kernel = kernel[r - keep:r + keep + 1, r - keep:r + keep + 1]
+    n, h, w = x.shape[:3]
+    xp = jnp.pad(x, [(0, 0), (keep, keep), (keep, keep)] + [(0, 0)] * (x.ndim - 3),
+                 mode=_PAD[mode])
+    return sum(float(kernel[i, j]) * xp[:, i:i + h, j:j + w]
+               for i in range(kernel.shape[0]) for j in range(kernel.shape[1])
+               if kernel[i, j] != 0)
+
+
+def zoom_matrix(size: int, factor: float) -> np.ndarray:
+    """f64[size, size]: the reference's ``clipped_zoom`` along one axis as a matrix.
+
+    Crop the centre ``ceil(size / factor)`` pixels, zoom them by ``factor`` with
+    ``scipy.ndimage.zoom(order=1)`` (output ``round(crop * factor)``, corners
+    aligned), keep the centre ``size`` pixels.  Linear, so one matrix per axis.
+    """
+    crop = int(np.ceil(size / factor))
+    top = (size - crop) // 2
+    out = int(round(crop * factor))
+    trim = (out - size) // 2
+    m = np.zeros((size, size))
+    for i in range(size):
+        pos = (trim + i) * (crop - 1) / (out - 1) if out > 1 else 0.0
+        lo = min(int(np.floor(pos)), crop - 1)
+        frac = pos - lo
+        m[i, top + lo] += 1 - frac
+        if frac > 0:
+            m[i, top + lo + 1] += frac
+    return m
+
+
+def clipped_zoom(x: jax.Array, factor: float) -> jax.Array:
+    """x: f32[n, h, w, c] zoomed by ``factor`` about the centre, same size (``zoom_matrix``)."""
+    a = jnp.asarray(zoom_matrix(x.shape[1], factor), x.dtype)
+    b = jnp.asarray(zoom_matrix(x.shape[2], factor), x.dtype)
+    return jnp.einsum("ih,nhwc,jw->nijc", a, x, b, precision=lax.Precision.HIGHEST)
+
+
+def motion_kernel(radius: float, sigma: float) -> np.ndarray:
+    """ImageMagick ``MotionBlurImage`` weights: one-sided Gaussian over ``2 ceil(radius) + 1`` taps."""
+    width = 2 * int(np.ceil(radius)) + 1
+    i = np.arange(width)
+    k = np.exp(-(i * i) / (2.0 * sigma * sigma))
+    return k / k.sum()
+
+
+def motion_blur(x: jax.Array, radius: float, sigma: float, angle_deg: jax.Array) -> jax.Array:
+    """One-sided motion blur along ``angle_deg`` (per image), ImageMagick's kernel and offsets.
+
+    Tap ``i`` reads the pixel at ``(row + round(i sin a), col + round(i cos a))``
+    (ties rounded down, as ``ceil(v - 0.5)``), edge pixels repeated outside.
+    x: f32[n, h, w, c], angle_deg: f32[n] -> f32[n, h, w, c].
+    """
+    k = motion_kernel(radius, sigma)
+    width = len(k)
+    n, h, w, c = x.shape
+    rad = jnp.deg2rad(angle_deg)
+    i = jnp.arange(width, dtype=jnp.float32)[:, None]
+    dx = jnp.ceil(i * jnp.cos(rad)[None] - 0.5).astype(jnp.int32)  # [width, n]
+    dy = jnp.ceil(i * jnp.sin(rad)[None] - 0.5).astype(jnp.int32)
+    p = width - 1
+    xp = jnp.pad(x, [(0, 0), (p, p), (p, p), (0, 0)], mode="edge")
+
+    def take(img, oy, ox):  # img: [h + 2p, w + 2p, c]
+        return lax.dynamic_slice(img, (p + oy, p + ox, 0), (h, w, c))
+
+    out = jnp.zeros_like(x)
+    for t in range(width):
+        out = out + float(k[t]) * jax.vmap(take)(xp, dy[t], dx[t])
+    return out
+
+
+def plasma_fractal(key: jax.Array, n: int, mapsize: int, decay: float) -> jax.Array:
+    """f32[n, mapsize, mapsize] in [0, 1]: the reference's diamond-square height map, batched.
+
+    Same steps as ``plasma_fractal`` of make_cifar_c.py (wibble starts at 100,
+    each new point is the mean of its four parents plus ``wibble * U(-wibble,
+    wibble)``, wrap-around neighbours, wibble divided by ``decay`` per level),
+    normalised to [0, 1] per image.  ``mapsize`` must be a power of two.
+    """
+    m = mapsize
+    a = jnp.zeros((n, m, m), jnp.float32)
+    step, wibble = m, 100.0
+    keys = iter(jax.random.split(key, 3 * max(1, int(np.log2(m)))))
+
+    def noisy_mean(total, k):
+        return total / 4 + wibble * wibble * (2 * uniform(k, total.shape) - 1)
+
+    while step >= 2:
+        half = step // 2
+        corner = a[:, 0:m:step, 0:m:step]
+        sq = corner + jnp.roll(corner, -1, axis=1)
+        sq = sq + jnp.roll(sq, -1, axis=2)
+        a = a.at[:, half:m:step, half:m:step].set(noisy_mean(sq, next(keys)))
+        dr = a[:, half:m:step, half:m:step]
+        ul = a[:, 0:m:step, 0:m:step]
+        lt = dr + jnp.roll(dr, 1, axis=1) + ul + jnp.roll(ul, -1, axis=2)
+        a = a.at[:, 0:m:step, half:m:step].set(noisy_mean(lt, next(keys)))
+        tt = dr + jnp.roll(dr, 1, axis=2) + ul + jnp.roll(ul, -1, axis=1)
+        a = a.at[:, half:m:step, 0:m:step].set(noisy_mean(tt, next(keys)))
+        step //= 2
+        wibble /= decay
+    a = a - a.min(axis=(1, 2), keepdims=True)
+    return a / jnp.maximum(a.max(axis=(1, 2), keepdims=True), 1e-12)
+
+
+def mapsize_for(h: int, w: int, minimum: int = 32) -> int:
+    """Smallest power of two >= max(h, w, minimum) (the reference: 32 for CIFAR, 256 for ImageNet)."""
+    return 1 << int(np.ceil(np.log2(max(h, w, minimum))))
+
+
+_LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as cv2.COLOR_RGB2GRAY
+
+
+def to_gray(x: jax.Array) -> jax.Array:
+    """f32[n, h, w, 1]: cv2's RGB -> gray for 3 channels; a 1-channel image as it is."""
+    if x.shape[-1] == 1:
+        return x
+    return sum(wt * x[..., i:i + 1] for i, wt in enumerate(_LUMA))
+
+
+def rgb_only(fn):
+    """Run an RGB-only corruption on grey images: replicate to RGB, convert back with luma."""
+    def wrapped(key, images, c):
+        if images.shape[-1] == 3:
+            return fn(key, images, c)
+        return to_gray(fn(key, jnp.repeat(images, 3, axis=-1), c))
+    wrapped.__wrapped__ = fn
+    wrapped.__name__ = fn.__name__
+    wrapped.__doc__ = fn.__doc__
+    return wrapped
