@@ -13,9 +13,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from rvlib.corruptions.paper import _normal, _uniform
+from rvlib.corruptions.paper import _cos_turns, _lowbias32
 
-__all__ = ["uniform", "normal", "gaussian_kernel1d", "gaussian_filter", "correlate2d",
+__all__ = ["Stream", "uniform", "normal", "gaussian_kernel1d", "gaussian_filter", "correlate2d",
            "zoom_matrix", "clipped_zoom", "motion_blur", "plasma_fractal", "to_gray",
            "rgb_only", "quantize_u8"]
 
@@ -23,14 +23,41 @@ __all__ = ["uniform", "normal", "gaussian_kernel1d", "gaussian_filter", "correla
 _PAD = {"nearest": "edge", "reflect": "symmetric", "mirror": "reflect", "reflect101": "reflect"}
 
 
-def uniform(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
-    """f32[shape] uniform on (0, 1) from the fast counter hash of :mod:`.paper`."""
-    return _uniform(key, math.prod(shape)).reshape(shape)
+class Stream:
+    """Random numbers for one corruption call: ONE threefry draw from ``key``, then a hash.
+
+    Each threefry call inlines ~20 rounds that XLA:CPU compiles slowly (15 of
+    them took 5 s), so a corruption draws two 32-bit seeds from its key once
+    and every array after that is the counter hash of :mod:`.paper` salted
+    with the array's ordinal (trace-time Python counter: same order, same
+    numbers).  Not cryptographic; meant for image noise.
+    """
+
+    def __init__(self, key: jax.Array):
+        self.seeds = jax.random.bits(key, (2,), jnp.uint32)
+        self.count = 0
+
+    def bits(self, size: int) -> jax.Array:
+        self.count += 1
+        salt = _lowbias32(self.seeds[0] + jnp.uint32((0x9E3779B9 * self.count) & 0xFFFFFFFF))
+        index = lax.iota(jnp.uint32, size)
+        return _lowbias32(_lowbias32(index ^ salt) + self.seeds[1])
 
 
-def normal(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
-    """f32[shape] standard normal (Box-Muller on the counter hash of :mod:`.paper`)."""
-    return _normal(key, math.prod(shape)).reshape(shape)
+def uniform(stream: Stream, shape: tuple[int, ...]) -> jax.Array:
+    """f32[shape] uniform on the open interval (0, 1) (23 bits, never 0 or 1)."""
+    b = stream.bits(math.prod(shape))
+    return (((b >> 9).astype(jnp.float32) + 0.5) * (2.0 ** -23)).reshape(shape)
+
+
+def normal(stream: Stream, shape: tuple[int, ...]) -> jax.Array:
+    """f32[shape] standard normal by Box-Muller (one log and sqrt per pair), |z| <= 5.8."""
+    size = math.prod(shape)
+    half = (size + 1) // 2
+    r = lax.optimization_barrier(jnp.sqrt(-2.0 * jnp.log(uniform(stream, (half,)))))
+    turns = uniform(stream, (half,))
+    row = lax.broadcasted_iota(jnp.float32, (2, half), 0)
+    return (r * _cos_turns(turns - 0.25 * row)).reshape(-1)[:size].reshape(shape)
 
 
 def quantize_u8(x: jax.Array) -> jax.Array:
@@ -142,48 +169,57 @@ def motion_blur(x: jax.Array, radius: float, sigma: float, angle_deg: jax.Array)
     dy = jnp.ceil(i * jnp.sin(rad)[None] - 0.5).astype(jnp.int32)
     p = width - 1
     xp = jnp.pad(x, [(0, 0), (p, p), (p, p), (0, 0)], mode="edge")
-
-    def take(img, oy, ox):  # img: [h + 2p, w + 2p, c]
-        return lax.dynamic_slice(img, (p + oy, p + ox, 0), (h, w, c))
-
-    out = jnp.zeros_like(x)
-    for t in range(width):
-        out = out + float(k[t]) * jax.vmap(take)(xp, dy[t], dx[t])
-    return out
+    # One gather for all taps: [n, width, h, w, c], then the weighted sum over taps.
+    rows = p + jnp.arange(h)[None, None, :, None] + dy.T[:, :, None, None]
+    cols = p + jnp.arange(w)[None, None, None, :] + dx.T[:, :, None, None]
+    taps = xp[jnp.arange(n)[:, None, None, None], rows, cols]
+    return jnp.einsum("t,nthwc->nhwc", jnp.asarray(k, x.dtype), taps,
+                      precision=lax.Precision.HIGHEST)
 
 
-def plasma_fractal(key: jax.Array, n: int, mapsize: int, decay: float) -> jax.Array:
+def plasma_fractal(stream: Stream, n: int, mapsize: int, decay: float) -> jax.Array:
     """f32[n, mapsize, mapsize] in [0, 1]: the reference's diamond-square height map, batched.
 
     Same steps as ``plasma_fractal`` of make_cifar_c.py (wibble starts at 100,
     each new point is the mean of its four parents plus ``wibble * U(-wibble,
     wibble)``, wrap-around neighbours, wibble divided by ``decay`` per level),
     normalised to [0, 1] per image.  ``mapsize`` must be a power of two.
+    Built level by level by interleaving (no scatters): the reference's
+    ``maparray[::step, ::step]`` is ``g`` at each level.
     """
-    m = mapsize
-    a = jnp.zeros((n, m, m), jnp.float32)
-    step, wibble = m, 100.0
-    keys = iter(jax.random.split(key, 3 * max(1, int(np.log2(m)))))
+    g = jnp.zeros((n, 1, 1), jnp.float32)   # the points filled so far, one level coarser
+    wibble = 100.0
+    # All the noise in one hash call (each call costs compile time), sliced per use.
+    sides = [1 << i for i in range(int(np.log2(mapsize)))]
+    noise = 2 * uniform(stream, (3 * n * sum(k * k for k in sides),)) - 1
+    used = 0
 
-    def noisy_mean(total, k):
-        return total / 4 + wibble * wibble * (2 * uniform(k, total.shape) - 1)
+    def noisy_mean(total):
+        nonlocal used
+        size = total.size
+        u = lax.dynamic_slice_in_dim(noise, used, size).reshape(total.shape)
+        used += size
+        return total / 4 + wibble * wibble * u
 
-    while step >= 2:
-        half = step // 2
-        corner = a[:, 0:m:step, 0:m:step]
-        sq = corner + jnp.roll(corner, -1, axis=1)
-        sq = sq + jnp.roll(sq, -1, axis=2)
-        a = a.at[:, half:m:step, half:m:step].set(noisy_mean(sq, next(keys)))
-        dr = a[:, half:m:step, half:m:step]
-        ul = a[:, 0:m:step, 0:m:step]
-        lt = dr + jnp.roll(dr, 1, axis=1) + ul + jnp.roll(ul, -1, axis=2)
-        a = a.at[:, 0:m:step, half:m:step].set(noisy_mean(lt, next(keys)))
-        tt = dr + jnp.roll(dr, 1, axis=2) + ul + jnp.roll(ul, -1, axis=1)
-        a = a.at[:, half:m:step, 0:m:step].set(noisy_mean(tt, next(keys)))
-        step //= 2
+    def interleave(a, b):  # a at even, b at odd positions of the last axis
+        return jnp.stack([a, b], axis=-1).reshape(a.shape[:-1] + (2 * a.shape[-1],))
+
+    while g.shape[1] < mapsize:
+        # squares: centre of each cell = mean of its 4 corners (wrapping) + noise
+        sq = g + jnp.roll(g, -1, axis=1)
+        sq = noisy_mean(sq + jnp.roll(sq, -1, axis=2))
+        # diamonds: edge midpoints from the 2 neighbouring centres and 2 corners
+        even_row = noisy_mean(sq + jnp.roll(sq, 1, axis=1) + g + jnp.roll(g, -1, axis=2))
+        odd_row = noisy_mean(sq + jnp.roll(sq, 1, axis=2) + g + jnp.roll(g, -1, axis=1))
+        rows_even = interleave(g, even_row)          # [n, k, 2k]
+        rows_odd = interleave(odd_row, sq)
+        g = jnp.stack([rows_even, rows_odd], axis=2).reshape(n, 2 * g.shape[1], -1)
+        # Materialise each level: fused, every level would recompute the previous
+        # ones once per use (5 uses a level), and compilation took seconds.
+        g = lax.optimization_barrier(g)
         wibble /= decay
-    a = a - a.min(axis=(1, 2), keepdims=True)
-    return a / jnp.maximum(a.max(axis=(1, 2), keepdims=True), 1e-12)
+    g = g - g.min(axis=(1, 2), keepdims=True)
+    return g / jnp.maximum(g.max(axis=(1, 2), keepdims=True), 1e-12)
 
 
 def mapsize_for(h: int, w: int, minimum: int = 32) -> int:

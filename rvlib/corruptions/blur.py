@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from rvlib.corruptions._ops import (clipped_zoom, correlate2d, gaussian_filter, motion_blur,
-                                    uniform)
+from rvlib.corruptions._ops import (Stream, clipped_zoom, correlate2d, gaussian_filter,
+                                    motion_blur, uniform)
 
 __all__ = ["disk_kernel", "defocus_blur", "glass_blur", "motion_blur_corruption", "zoom_blur",
            "gaussian_blur"]
@@ -93,8 +93,9 @@ def glass_blur(key: jax.Array, images: jax.Array, c: tuple) -> jax.Array:
     steps = pos.shape[0]
     flat = x.reshape(n, h * w, ch)
     batch = jnp.arange(n)
-    for k in jax.random.split(key, iterations):
-        off = jnp.floor(uniform(k, (steps, n, 2)) * (2 * delta)).astype(jnp.int32) - delta
+    stream = Stream(key)
+    for _ in range(iterations):
+        off = jnp.floor(uniform(stream, (steps, n, 2)) * (2 * delta)).astype(jnp.int32) - delta
         target = pos[:, None] + off[..., 0] * w + off[..., 1]  # [steps, n]: dy * w + dx
 
         def swap(img, step):
@@ -115,6 +116,6 @@ def motion_blur_corruption(key: jax.Array, images: jax.Array, c: tuple) -> jax.A
     and the result rounded to 8 bits as the PNG round trip does.
     """
     radius, sigma = c
-    angle = -45.0 + 90.0 * uniform(key, (images.shape[0],))
+    angle = -45.0 + 90.0 * uniform(Stream(key), (images.shape[0],))
     out = motion_blur(images, radius, sigma, angle)
     return jnp.clip(jnp.round(out * 255.0) / 255.0, 0.0, 1.0)

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rvlib.corruptions._ops import gaussian_filter, rgb_only, uniform
+from rvlib.corruptions._ops import Stream, gaussian_filter, rgb_only, uniform
 
 __all__ = ["brightness", "contrast", "saturate", "pixelate", "box_resize_matrix",
            "jpeg_compression", "jpeg_roundtrip_numpy", "elastic_transform"]
@@ -133,12 +133,6 @@ def jpeg_compression(key: jax.Array, images: jax.Array, c: int) -> jax.Array:
     return out.astype(images.dtype)
 
 
-def _affine_from_points(src: jax.Array, dst: jax.Array) -> jax.Array:
-    """f32[2, 3] mapping the three points ``src`` onto ``dst`` (cv2.getAffineTransform)."""
-    a = jnp.concatenate([src, jnp.ones((3, 1), src.dtype)], axis=1)   # [3, 3]
-    return jnp.linalg.solve(a, dst).T
-
-
 def _reflect_index(i: jax.Array, n: int, mode: str) -> jax.Array:
     if mode == "reflect101":      # cv2 BORDER_REFLECT_101: ... 2 1 | 0 1 2 ... n-1 | n-2 ...
         i = jnp.abs(i)
@@ -174,14 +168,20 @@ def elastic_transform(key: jax.Array, images: jax.Array, c: tuple) -> jax.Array:
     """
     alpha, sigma, jitter = c
     n, h, w, _ = images.shape
-    k_aff, k_dx, k_dy = jax.random.split(key, 3)
+    stream = Stream(key)
     centre = np.float32([h, w]) // 2
     s = min(h, w) // 3
-    src = jnp.asarray(np.float32([centre + s, [centre[0] + s, centre[1] - s], centre - s]))
-    dst = src[None] + jitter * (2 * uniform(k_aff, (n, 3, 2)) - 1)
-    mats = jax.vmap(lambda d: _affine_from_points(src, d))(dst)           # [n, 2, 3]
-    full = jnp.concatenate([mats, jnp.broadcast_to(jnp.float32([[0, 0, 1]]), (n, 1, 3))], 1)
-    inv = jnp.linalg.inv(full)[:, :2]                                      # dst -> src
+    src = np.float64([centre + s, [centre[0] + s, centre[1] - s], centre - s])
+    dst = jnp.asarray(src, jnp.float32)[None] + jitter * (2 * uniform(stream, (n, 3, 2)) - 1)
+    # cv2.getAffineTransform: M (2 x 3) with M [p, 1] = q for the 3 point pairs;
+    # src is fixed, so M^T = A^-1 dst with A = [src, 1] inverted once in NumPy.
+    a_inv = jnp.asarray(np.linalg.inv(np.concatenate([src, np.ones((3, 1))], 1)), jnp.float32)
+    m = jnp.einsum("ij,njk->nki", a_inv, dst)                              # [n, 2, 3]
+    # warpAffine samples the source at M^-1 (x, y): invert [R | t] in closed form.
+    det = m[:, 0, 0] * m[:, 1, 1] - m[:, 0, 1] * m[:, 1, 0]
+    r_inv = jnp.stack([jnp.stack([m[:, 1, 1], -m[:, 0, 1]], -1),
+                       jnp.stack([-m[:, 1, 0], m[:, 0, 0]], -1)], 1) / det[:, None, None]
+    inv = jnp.concatenate([r_inv, -jnp.einsum("nij,nj->ni", r_inv, m[:, :, 2])[..., None]], 2)
     yy, xx = jnp.meshgrid(jnp.arange(h, dtype=jnp.float32), jnp.arange(w, dtype=jnp.float32),
                           indexing="ij")
     src_x = inv[:, 0, 0, None, None] * xx + inv[:, 0, 1, None, None] * yy + inv[:, 0, 2, None, None]
@@ -189,9 +189,10 @@ def elastic_transform(key: jax.Array, images: jax.Array, c: tuple) -> jax.Array:
     warped = jax.vmap(lambda im, r, q: _bilinear(im, r, q, "reflect101"))(images, src_y, src_x)
     if alpha == 0:
         return jnp.clip(warped, 0.0, 1.0)
-    field = lambda k: alpha * gaussian_filter(2 * uniform(k, (n, h, w)) - 1, sigma,  # noqa: E731
-                                              mode="reflect", truncate=3.0)
-    dx, dy = field(k_dx), field(k_dy)
+    field = lambda: alpha * gaussian_filter(2 * uniform(stream, (n, h, w)) - 1, sigma,  # noqa: E731
+                                            mode="reflect", truncate=3.0)
+    dx = field()
+    dy = field()
     out = jax.vmap(lambda im, r, q: _bilinear(im, r, q, "reflect"))(warped, yy + dy, xx + dx)
     return jnp.clip(out, 0.0, 1.0)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from rvlib.corruptions._ops import (clipped_zoom, gaussian_filter, mapsize_for, motion_blur,
+from rvlib.corruptions._ops import (Stream, clipped_zoom, gaussian_filter, mapsize_for, motion_blur,
                                     normal, plasma_fractal, rgb_only, to_gray, uniform)
 
 __all__ = ["fog", "snow", "frost_procedural", "spatter"]
@@ -37,7 +37,7 @@ def fog(key: jax.Array, images: jax.Array, c: tuple) -> jax.Array:
     """
     n, h, w, _ = images.shape
     m = mapsize_for(h, w)
-    plasma = plasma_fractal(key, n, m, c[1])[:, :h, :w, None]
+    plasma = plasma_fractal(Stream(key), n, m, c[1])[:, :h, :w, None]
     top = images.max(axis=(1, 2, 3), keepdims=True)
     return jnp.clip((images + c[0] * plasma) * top / (top + c[0]), 0.0, 1.0)
 
@@ -51,13 +51,13 @@ def snow(key: jax.Array, images: jax.Array, c: tuple) -> jax.Array:
     toward ``max(x, 1.5 gray(x) + 0.5)`` by ``1 - blend``; the layer and its
     180-degree rotation are added.
     """
-    k_layer, k_angle = jax.random.split(key)
+    stream = Stream(key)
     n, h, w, _ = images.shape
-    layer = c[0] + c[1] * normal(k_layer, (n, h, w, 1))
+    layer = c[0] + c[1] * normal(stream, (n, h, w, 1))
     layer = clipped_zoom(layer, c[2])
     layer = jnp.where(layer < c[3], 0.0, layer)
     layer = jnp.floor(jnp.clip(layer, 0.0, 1.0) * 255.0) / 255.0
-    angle = -135.0 + 90.0 * uniform(k_angle, (n,))
+    angle = -135.0 + 90.0 * uniform(stream, (n,))
     layer = jnp.round(motion_blur(layer, c[4], c[5], angle) * 255.0) / 255.0
     x = c[6] * images + (1 - c[6]) * jnp.maximum(images, to_gray(images) * 1.5 + 0.5)
     return jnp.clip(x + layer + layer[:, ::-1, ::-1], 0.0, 1.0)
@@ -66,9 +66,9 @@ def snow(key: jax.Array, images: jax.Array, c: tuple) -> jax.Array:
 def _ice_texture(key: jax.Array, n: int, h: int, w: int) -> jax.Array:
     """f32[n, h, w, 3]: bright ridged fractal noise, tinted bluish white, mean about 0.5."""
     m = mapsize_for(h, w)
-    k1, k2 = jax.random.split(key)
-    rough = plasma_fractal(k1, n, m, 1.4)[:, :h, :w]     # slow decay: fine crystal detail
-    ridges = 1.0 - jnp.abs(2.0 * plasma_fractal(k2, n, m, 2.0)[:, :h, :w] - 1.0)
+    stream = Stream(key)
+    rough = plasma_fractal(stream, n, m, 1.4)[:, :h, :w]     # slow decay: fine crystal detail
+    ridges = 1.0 - jnp.abs(2.0 * plasma_fractal(stream, n, m, 2.0)[:, :h, :w] - 1.0)
     t = jnp.clip(0.55 * rough + 0.6 * ridges ** 3, 0.0, 1.0)[..., None]
     return t * jnp.asarray(_ICE, jnp.float32)
 
@@ -95,7 +95,7 @@ def spatter(key: jax.Array, images: jax.Array, c: tuple) -> jax.Array:
     ``x + intensity * layer / max(layer) * pale turquoise``.
     """
     n, h, w, _ = images.shape
-    liquid = c[0] + c[1] * normal(key, (n, h, w, 1))
+    liquid = c[0] + c[1] * normal(Stream(key), (n, h, w, 1))
     liquid = gaussian_filter(liquid, c[2])
     liquid = jnp.where(liquid < c[3], 0.0, liquid)
     if c[5] == 0:
