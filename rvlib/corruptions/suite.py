@@ -166,7 +166,8 @@ def check_suite_images(images) -> None:
     if shape[0]:
         lo, hi = float(jnp.min(images)), float(jnp.max(images))
         if not (lo >= 0.0 and hi <= 1.0):  # also catches NaN
-            validate.fail("images", f"range [{lo:g}, {hi:g}]", "values must lie in [0, 1]")
+            validate.fail("(min, max) of images", (round(lo, 6), round(hi, 6)),
+                          "values must lie in [0, 1]")
 
 
 @functools.cache
