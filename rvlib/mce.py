@@ -52,9 +52,9 @@ def error_table(rows: Sequence[dict], *, corruptions: Sequence[str] | None = Non
             for s in severities:
                 r = index.get((m, c, float(s)))
                 if r is None:
-                    validate.fail("rows", f"no row for model={m!r}, corruption={c!r}, "
-                                  f"severity={s:g}", "must cover every model x corruption x "
-                                  "severity asked for")
+                    raise ValueError(f"rows has no row for model={m!r}, corruption={c!r}, "
+                                     f"severity={s:g}: it must cover every model x corruption "
+                                     "x severity asked for")
                 found.append(r)
                 clean.setdefault(m, []).append(1.0 - (r["accuracy"] + r["degradation"]))
             errors[m][c] = np.asarray([1.0 - r["accuracy"] for r in found], np.float64)
