@@ -14,8 +14,9 @@ from rvlib.corruptions.paper import (_HAZE_HIGH, _HAZE_LOW, _HAZE_OCTAVES, _HAZE
                                      _uniform, corrupt, corrupt_grid, fog, gaussian,
                                      get_corruption, occlusion, salt_pepper)
 from rvlib.corruptions.suite import (BENCHMARK_15, EXTRA_4, FAMILIES, SEVERITIES, SUITE,
-                                     TABLES, SuiteCorruption, corrupt_suite)
+                                     TABLES, SuiteCorruption, corrupt_suite, suite_grid)
 
 __all__ = ["Corruption", "CORRUPTIONS", "gaussian", "salt_pepper", "fog", "occlusion",
            "get_corruption", "corrupt", "corrupt_grid", "SuiteCorruption", "SUITE",
-           "BENCHMARK_15", "EXTRA_4", "FAMILIES", "SEVERITIES", "TABLES", "corrupt_suite"]
+           "BENCHMARK_15", "EXTRA_4", "FAMILIES", "SEVERITIES", "TABLES", "corrupt_suite",
+           "suite_grid"]

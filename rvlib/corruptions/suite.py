@@ -31,7 +31,7 @@ from rvlib import validate
 from rvlib.corruptions import blur, digital, noise, weather
 
 __all__ = ["SuiteCorruption", "SUITE", "BENCHMARK_15", "EXTRA_4", "FAMILIES", "TABLES",
-           "SEVERITIES", "corrupt_suite", "check_suite_images", "check_severity"]
+           "SEVERITIES", "corrupt_suite", "suite_grid", "check_suite_images", "check_severity"]
 
 FAMILIES = ("noise", "blur", "weather", "digital")
 TABLES = ("cifar10", "imagenet")
@@ -188,3 +188,35 @@ def corrupt_suite(name: str, key: jax.Array, images, severity: int, *,
     severity = check_severity(severity)
     check_suite_images(images)
     return jitted(name, table, severity)(key, jnp.asarray(images, jnp.float32))
+
+
+@functools.cache
+def _jitted_levels(name: str, table: str, levels: tuple[int, ...]):
+    entry = SUITE[name]
+
+    def levels_fn(key, images):  # the same key at every level: common random numbers
+        return jnp.stack([entry.fn(key, images, entry.params(table, s)) for s in levels])
+
+    return jax.jit(levels_fn)
+
+
+def suite_grid(key: jax.Array, images, names=BENCHMARK_15 + EXTRA_4,
+               severities=SEVERITIES, *, table: str = "cifar10") -> dict[str, jax.Array]:
+    """Every corruption in ``names`` at every severity: ``{name: f32[len(severities), n, h, w, c]}``.
+
+    One compilation per name (severities unrolled); each name gets its own key
+    split from ``key``, shared by its severities (the same noise, stronger).
+    """
+    names = [names] if isinstance(names, str) else list(names)
+    if not names:
+        validate.fail("names", names, "must name at least one suite corruption")
+    for i, name in enumerate(names):
+        validate.choice(f"names[{i}]", name, SUITE)
+    table = validate.choice("table", table, TABLES)
+    levels = tuple(check_severity(s) for s in severities)
+    if not levels:
+        validate.fail("severities", list(severities), "must hold at least one level 1..5")
+    check_suite_images(images)
+    x = jnp.asarray(images, jnp.float32)
+    return {name: _jitted_levels(name, table, levels)(k, x)
+            for name, k in zip(names, jax.random.split(key, len(names)))}
