@@ -164,7 +164,8 @@ def bench_suite(batch: int, loop_batch: int, repeats: int) -> dict[str, dict[str
         r["ratio"] = r["rvlib"] / r["numpy"]
         r["goal"] = 10.0 if name in TEN_X else 1.0
         results[name] = r
-        print(f"{name:<18} {r['rvlib']:>12,.0f} {r['numpy']:>12,.0f}{'*' if name in LOOPED else ' '}"
+        star = "*" if name in LOOPED else " "
+        print(f"{name:<18} {r['rvlib']:>12,.0f} {r['numpy']:>12,.0f}{star}"
               f" {r['ratio']:>8.1f}x  goal >= {r['goal']:g}x: "
               f"{'PASS' if r['ratio'] >= r['goal'] else 'MISS'}", flush=True)
     return results

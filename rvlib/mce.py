@@ -1,4 +1,4 @@
-"""Corruption error (CE), mCE and relative mCE (Hendrycks & Dietterich, ICLR 2019) from robustness rows.
+"""Corruption error (CE), mCE and relative mCE (Hendrycks & Dietterich, ICLR 2019) from rows.
 
 With ``E[f, c, s]`` the top-1 error of model ``f`` on corruption ``c`` at
 severity ``s`` (1..5) and ``E[f, clean]`` its clean error, against a baseline

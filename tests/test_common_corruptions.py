@@ -354,7 +354,8 @@ def test_registry():
     (("contrast", np.zeros((1, 7, 9, 1), np.float32), 1),
      r"images.shape=\(1, 7, 9, 1\) is not allowed: height and width must be >= 8"),
     (("contrast", U8, 1), r"images.dtype='uint8' is not allowed: must be a floating dtype"),
-    (("contrast", X * 2, 1), r"\(min, max\) of images=\(0.0, 2.0\) is not allowed: values must lie in \[0, 1\]"),
+    (("contrast", X * 2, 1),
+     r"\(min, max\) of images=\(0.0, 2.0\) is not allowed: values must lie in \[0, 1\]"),
     (("contrast", X - 0.5, 1), r"\(min, max\) of images=\(-0.5, 0.5\) is not allowed"),
 ])
 def test_error_messages(args, msg):

@@ -146,7 +146,7 @@ def clipped_zoom(x: jax.Array, factor: float) -> jax.Array:
 
 
 def motion_kernel(radius: float, sigma: float) -> np.ndarray:
-    """ImageMagick ``MotionBlurImage`` weights: one-sided Gaussian over ``2 ceil(radius) + 1`` taps."""
+    """ImageMagick ``MotionBlurImage`` weights: a one-sided Gaussian, ``2 ceil(radius) + 1`` taps."""
     width = 2 * int(np.ceil(radius)) + 1
     i = np.arange(width)
     k = np.exp(-(i * i) / (2.0 * sigma * sigma))
@@ -223,7 +223,7 @@ def plasma_fractal(stream: Stream, n: int, mapsize: int, decay: float) -> jax.Ar
 
 
 def mapsize_for(h: int, w: int, minimum: int = 32) -> int:
-    """Smallest power of two >= max(h, w, minimum) (the reference: 32 for CIFAR, 256 for ImageNet)."""
+    """Smallest power of two >= max(h, w, minimum) (reference: 32 for CIFAR, 256 for ImageNet)."""
     return 1 << int(np.ceil(np.log2(max(h, w, minimum))))
 
 

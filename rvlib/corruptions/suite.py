@@ -202,7 +202,7 @@ def _jitted_levels(name: str, table: str, levels: tuple[int, ...]):
 
 def suite_grid(key: jax.Array, images, names=BENCHMARK_15 + EXTRA_4,
                severities=SEVERITIES, *, table: str = "cifar10") -> dict[str, jax.Array]:
-    """Every corruption in ``names`` at every severity: ``{name: f32[len(severities), n, h, w, c]}``.
+    """Every corruption in ``names`` at every severity: ``{name: f32[s, n, h, w, c]}``.
 
     One compilation per name (severities unrolled); each name gets its own key
     split from ``key``, shared by its severities (the same noise, stronger).
