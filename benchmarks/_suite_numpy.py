@@ -193,9 +193,9 @@ def contrast(rng, x, c):
 
 
 def elastic_transform(rng, x, c):
-    alpha, sigma, jitter = c
     out = np.empty_like(x)
     n, h, w, ch = x.shape
+    alpha, sigma, jitter = (v * c[3] * min(h, w) for v in c[:3])
     centre = np.float32([h, w]) // 2
     s = min(h, w) // 3
     src = np.float32([centre + s, [centre[0] + s, centre[1] - s], centre - s])

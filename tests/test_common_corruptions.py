@@ -274,7 +274,7 @@ def test_glass_blur_severity_1_only_permutes_pixels():
 
 
 def test_elastic_identity_and_constant():
-    ident = jax.jit(lambda k, x: C.SUITE["elastic_transform"].fn(k, x, (0.0, 1.0, 0.0)))
+    ident = jax.jit(lambda k, x: C.SUITE["elastic_transform"].fn(k, x, (0.0, 0.03, 0.0, 1.0)))
     np.testing.assert_allclose(ident(KEY, jnp.asarray(X)), X, atol=1e-5)
     flat = np.full(X.shape, 0.3, np.float32)
     np.testing.assert_allclose(run("elastic_transform", flat, 5), flat, atol=1e-5)
@@ -335,7 +335,7 @@ def test_registry():
         assert e.family in C.FAMILIES and len(e.cifar10) == 5 and len(e.imagenet) == 5
     assert cifar("gaussian_noise", 1) == 0.04 and cifar("shot_noise", 5) == 50
     assert cifar("jpeg_compression", 3) == 58 and C.SUITE["contrast"].imagenet[4] == 0.05
-    assert len(cifar("zoom_blur", 5)) == 26 and cifar("elastic_transform", 1)[2] == 32 * 0.08
+    assert len(cifar("zoom_blur", 5)) == 26 and cifar("elastic_transform", 1)[2] * 32 == 2.56
     assert {f: sum(e.family == f for e in C.SUITE.values()) for f in C.FAMILIES} == \
         {"noise": 4, "blur": 5, "weather": 5, "digital": 5}
     assert C.fog is not C.SUITE["fog"].fn  # the paper's fog keeps its name

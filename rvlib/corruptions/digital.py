@@ -158,16 +158,18 @@ def _bilinear(img: jax.Array, rows: jax.Array, cols: jax.Array, mode: str) -> ja
 def elastic_transform(key: jax.Array, images: jax.Array, c: tuple) -> jax.Array:
     """Random affine jitter then a smooth random displacement field, bilinear sampling.
 
-    c = (alpha, sigma, affine jitter) in pixels, as the reference's
-    ``(IMSIZE * a, IMSIZE * b, IMSIZE * d)``.  Affine: the three points
+    c = (a, b, d, scale): the reference's ``(IMSIZE * a, IMSIZE * b, IMSIZE * d)``
+    with ``IMSIZE = scale * min(h, w)`` (scale 1 for CIFAR: its exact pixels on
+    32 x 32, proportionally weaker or stronger on other sizes), giving alpha,
+    sigma and the affine jitter in pixels.  Affine: the three points
     ``centre + s, (centre0 + s, centre1 - s), centre - s`` (``s = min(h, w) // 3``)
     move by U(-jitter, jitter) each (cv2.getAffineTransform + warpAffine,
     border reflect-101).  Displacement: U(-1, 1) per pixel, Gaussian-blurred
     (sigma, truncate 3, scipy "reflect"), times alpha, one field per axis
     (``map_coordinates(order=1, mode="reflect")``).  One draw per image.
     """
-    alpha, sigma, jitter = c
     n, h, w, _ = images.shape
+    alpha, sigma, jitter = (v * c[3] * min(h, w) for v in c[:3])
     stream = Stream(key)
     centre = np.float32([h, w]) // 2
     s = min(h, w) // 3
