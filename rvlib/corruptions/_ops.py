@@ -6,6 +6,7 @@ kernels and interpolation matrices are built with NumPy at trace time, so under
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -75,26 +76,32 @@ def gaussian_kernel1d(sigma: float, truncate: float = 4.0) -> np.ndarray:
     return k / k.sum()
 
 
-def _shifted_sum(x: jax.Array, taps: np.ndarray, axis: int, mode: str) -> jax.Array:
+@functools.cache
+def filter_matrix(size: int, taps: tuple[float, ...], mode: str) -> np.ndarray:
+    """f64[size, size]: 1-D correlation with ``taps`` (odd length), boundary ``mode`` folded in.
+
+    Row i holds the weights of the input pixels for output pixel i, after the
+    scipy-style padding (the same shifted sum applied to the identity).
+    """
     r = len(taps) // 2
-    if r == 0:
-        return x * float(taps[0])
-    pad = [(0, 0)] * x.ndim
-    pad[axis] = (r, r)
-    xp = jnp.pad(x, pad, mode=_PAD[mode])
-    n = x.shape[axis]
-    return sum(float(t) * lax.slice_in_dim(xp, i, i + n, axis=axis)
-               for i, t in enumerate(taps) if t != 0)
+    padded = np.pad(np.eye(size), ((r, r), (0, 0)), mode=_PAD[mode])
+    return sum(t * padded[i:i + size] for i, t in enumerate(taps))
 
 
 def gaussian_filter(x: jax.Array, sigma: float, *, mode: str = "nearest",
                     truncate: float = 4.0) -> jax.Array:
     """Separable Gaussian blur over axes 1 and 2 (skimage ``gaussian`` with ``channel_axis=-1``).
 
-    x: f32[n, h, w, ...] -> same shape.  ``mode``: scipy's boundary name.
+    x: f32[n, h, w, ...] -> same shape.  ``mode``: scipy's boundary name.  Two
+    small banded matrices (boundary included): on CPU ~3x faster than padded
+    shifted sums, which vectorise badly over a trailing axis of 3 channels.
     """
-    taps = gaussian_kernel1d(sigma, truncate)
-    return _shifted_sum(_shifted_sum(x, taps, 1, mode), taps, 2, mode)
+    taps = tuple(float(t) for t in gaussian_kernel1d(sigma, truncate))
+    if len(taps) == 1:
+        return x * taps[0]
+    a = jnp.asarray(filter_matrix(x.shape[1], taps, mode), x.dtype)
+    b = jnp.asarray(filter_matrix(x.shape[2], taps, mode), x.dtype)
+    return jnp.einsum("ih,nhw...,jw->nij...", a, x, b, precision=lax.Precision.HIGHEST)
 
 
 def correlate2d(x: jax.Array, kernel: np.ndarray, *, mode: str = "reflect101") -> jax.Array:
