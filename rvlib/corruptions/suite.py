@@ -70,7 +70,8 @@ _E = SuiteCorruption
 _ENTRIES = (
     _E("gaussian_noise", "noise", noise.gaussian_noise, (0.04, 0.06, .08, .09, .10),
        (.08, .12, 0.18, 0.26, 0.38), True),
-    _E("shot_noise", "noise", noise.shot_noise, (500, 250, 100, 75, 50), (60, 25, 12, 5, 3), True),
+    _E("shot_noise", "noise", noise.shot_noise, (500, 250, 100, 75, 50), (60, 25, 12, 5, 3), True,
+       note="Poisson by exact inversion below 8 expected counts, rounded Gaussian above"),
     _E("impulse_noise", "noise", noise.impulse_noise, (.01, .02, .03, .05, .07),
        (.03, .06, .09, 0.17, 0.27), True),
     _E("defocus_blur", "blur", blur.defocus_blur,
