@@ -54,7 +54,7 @@ from rvlib.models import has_conv
 from rvlib.training.batching import batch_rows, pad_rows
 from rvlib.training.state import TrainState
 
-__all__ = ["evaluate_robustness", "evaluate_stacked", "at_severity",
+__all__ = ["evaluate_robustness", "evaluate_stacked", "evaluate_suite", "at_severity",
            "DEFAULT_CORRUPTIONS", "DEFAULT_SEVERITIES", "ROW_KEYS"]
 
 DEFAULT_CORRUPTIONS = ("gaussian", "salt_pepper", "fog", "occlusion")
@@ -143,6 +143,30 @@ def _corrupt_fn(name: str):
     return jax.jit(chunk)
 
 
+@functools.cache
+def _suite_corrupt_fn(name: str, table: str, levels: tuple[int, ...]):
+    """:func:`_corrupt_fn` for a suite corruption: ``(key, start, x) -> f32[s, b, h, w, c]``.
+
+    The suite's constants are static, so the severity levels are unrolled
+    (level 0: the clean images); per-image keys as in :func:`_corrupt_fn`.
+    """
+    entry = corr.SUITE[name]
+
+    def chunk(key, start, x, sev):
+        del sev
+        keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(start + jnp.arange(x.shape[0]))
+        outs = []
+        for level in levels:
+            if level == 0:
+                outs.append(x)
+                continue
+            c = entry.params(table, level)
+            outs.append(jax.vmap(lambda k, xi, c=c: entry.fn(k, xi[None], c)[0])(keys, x))
+        return jnp.stack(outs)
+
+    return jax.jit(chunk)
+
+
 def _example_metrics(logits, labels, valid):
     """Per (model, severity) sums over valid examples + per-example margin and SNR.
 
@@ -214,8 +238,13 @@ def _split_conv_groups_on_cpu(groups):
     return out
 
 
-def _run(groups, images, labels, names, sev, seed, batch_size, progress) -> list[dict]:
-    """Evaluate ``groups = [(graphdef, model_names, stacked_parts)]``; returns the rows."""
+def _run(groups, images, labels, names, sev, seed, batch_size, progress,
+         suite_table: str | None = None) -> list[dict]:
+    """Evaluate ``groups = [(graphdef, model_names, stacked_parts)]``; returns the rows.
+
+    ``suite_table``: ``names`` are :data:`rvlib.corruptions.SUITE` corruptions
+    and ``sev`` integer levels 0..5 read from that table.
+    """
     groups = _split_conv_groups_on_cpu(groups)
     for graphdef, model_names, parts in groups:
         _check_classes(graphdef, parts, images, labels, f"model {model_names[0]!r}")
@@ -234,7 +263,8 @@ def _run(groups, images, labels, names, sev, seed, batch_size, progress) -> list
     valid = jnp.arange(n_chunks * bs) < n
 
     base_key = jax.random.key(seed)
-    corruption_index = {c: i for i, c in enumerate(corr.CORRUPTIONS)}
+    registry = corr.CORRUPTIONS if suite_table is None else corr.SUITE
+    corruption_index = {c: i for i, c in enumerate(registry)}
     # acc[group][corruption] = (list of sums per chunk, list of per-example per chunk)
     acc = {g: {c: ([], []) for c in names} for g in range(len(groups))}
     with tqdm(total=len(names) * n_chunks, desc="robustness", disable=not progress) as bar:
@@ -242,7 +272,9 @@ def _run(groups, images, labels, names, sev, seed, batch_size, progress) -> list
             key = jax.random.fold_in(base_key, corruption_index[c])
             for k in range(n_chunks):
                 lo = k * bs
-                xs = _corrupt_fn(c)(key, lo, x_pad[lo:lo + bs], sev_arr)
+                fn = (_corrupt_fn(c) if suite_table is None else
+                      _suite_corrupt_fn(c, suite_table, tuple(int(s) for s in sev_run)))
+                xs = fn(key, lo, x_pad[lo:lo + bs], sev_arr)
                 for g, (graphdef, _, parts) in enumerate(groups):
                     sums, per_ex = _evaluate_chunk(graphdef, parts, xs, y_pad[lo:lo + bs],
                                                    valid[lo:lo + bs])
@@ -349,6 +381,50 @@ def evaluate_stacked(graphdef: nnx.GraphDef, stacked_state, names: Sequence[str]
     rows = _run([(graphdef, names, parts)], images, labels, cnames, sev, seed, batch_size,
                 progress)
     return _ordered(rows, names, cnames)
+
+
+def evaluate_suite(models: Mapping[str, nnx.Module], images, labels, *,
+                   corruptions: Sequence[str] = corr.BENCHMARK_15,
+                   severities: Sequence[int] = corr.SEVERITIES, table: str = "cifar10",
+                   seed: int = 0, batch_size: int = 1024, progress: bool = False) -> list[dict]:
+    """:func:`evaluate_robustness` on the common-corruption suite (integer severities).
+
+    ``corruptions``: names in :data:`rvlib.corruptions.SUITE` (default the 15
+    of the benchmark); ``severities``: levels 1..5 (0 may be given for the
+    clean images); ``table``: ``"cifar10"`` or ``"imagenet"`` constants.
+    Same rows (``severity`` is the level as a float), keys per image as in
+    :func:`evaluate_robustness`, ``c`` being the index in ``SUITE``.  Images
+    must be grey or RGB, at least 8 x 8.
+    """
+    if not isinstance(models, Mapping) or not models:
+        validate.fail("models", type(models).__name__,
+                       "must be a non-empty dict {name: nnx.Module}")
+    names = [corruptions] if isinstance(corruptions, str) else list(corruptions)
+    if not names:
+        validate.fail("corruptions", names, "must name at least one of " + ", ".join(corr.SUITE))
+    for i, name in enumerate(names):
+        validate.choice(f"corruptions[{i}]", name, corr.SUITE)
+    if len(set(names)) != len(names):
+        validate.fail("corruptions", names, "must not repeat a name")
+    table = validate.choice("table", table, corr.TABLES)
+    levels = list(severities)
+    for level in levels:
+        if level != 0:
+            corr.suite.check_severity(level)
+        elif isinstance(level, bool) or not isinstance(level, (int, np.integer)):
+            validate.fail("severity", level, "must be an integer 1..5 (the suite's levels)")
+    if not levels or len(set(levels)) != len(levels):
+        validate.fail("severities", levels, "must be distinct integer levels 0..5, at least one")
+    seed = validate.non_negative("seed", seed, integer=True)
+    batch_size = validate.positive("batch_size", batch_size, integer=True)
+    corr.suite.check_suite_images(images)
+    images, labels = _check_images_labels(images, labels)
+    for name, model in models.items():
+        if not isinstance(model, nnx.Module):
+            validate.fail(f"models[{name!r}]", type(model).__name__, "must be an nnx.Module")
+    rows = _run(_group_models(models), images, labels, names, [float(v) for v in levels], seed,
+                batch_size, progress, suite_table=table)
+    return _ordered(rows, list(models), names)
 
 
 def at_severity(rows: Sequence[dict], corruption: str, severity: float) -> dict[str, dict]:

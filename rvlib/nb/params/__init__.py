@@ -13,17 +13,18 @@ tests read it).
 """
 from __future__ import annotations
 
+from rvlib.nb.params.adversarial import AdversarialParams
 from rvlib.nb.params.base import (DEFAULT_RUN, QUICK_ENV, QUICK_RUN, DigitsTrainingParams,
                                   NotebookParams, ProtocolParams, param, quick_from_env)
+from rvlib.nb.params.corruptions import CommonCorruptionParams
 from rvlib.nb.params.ensembles import EnsembleParams
 from rvlib.nb.params.paper import (BaselineParams, HardwareParams, HebbianParams, MarginParams,
                                    RobustnessParams)
-from rvlib.nb.params.adversarial import AdversarialParams
 
 __all__ = ["QUICK_ENV", "DEFAULT_RUN", "QUICK_RUN", "quick_from_env", "param", "NotebookParams",
            "ProtocolParams", "DigitsTrainingParams", "BaselineParams", "MarginParams",
            "HebbianParams", "HardwareParams", "RobustnessParams", "AdversarialParams",
-           "EnsembleParams", "PARAMS"]
+           "CommonCorruptionParams", "EnsembleParams", "PARAMS"]
 
 # The numbered notebooks in order, each with its parameters.
 PARAMS: dict[str, type[NotebookParams]] = {p.notebook: p for p in (
@@ -33,5 +34,6 @@ PARAMS: dict[str, type[NotebookParams]] = {p.notebook: p for p in (
     HardwareParams,
     RobustnessParams,
     AdversarialParams,
+    CommonCorruptionParams,
     EnsembleParams,
 )}
