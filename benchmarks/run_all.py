@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("protocol", "sweep", "corruptions", "train_step")
+SCRIPTS = ("protocol", "sweep", "corruptions", "train_step", "weight_noise")
 
 
 def main() -> int:

@@ -90,7 +90,7 @@ def test_device_grid_ideal_device_is_the_clean_model():
     np.testing.assert_allclose(acc, clean, atol=1.5 / len(y))
 
 
-def _fit(weight_noise, epochs=3):
+def _fit(weight_noise, epochs=2):
     x, y = _data(256, seed=1)
     model = models.MLP(16, 24, 5, rngs=nnx.Rngs(0))
     return training.fit(model, optax.adam(1e-2), losses.get_loss("cross_entropy"), (x, y),
@@ -99,13 +99,10 @@ def _fit(weight_noise, epochs=3):
 
 
 def test_noise_aware_training_option():
-    _, s0, h0 = _fit(0.0)
-    _, s0b, _ = _fit(0.0)
+    _, s0, _ = _fit(0.0)
     _, s1, h1 = _fit(0.2)
-    _, s1b, h1b = _fit(0.2)
-    # alpha = 0 is the plain step; a given seed is deterministic; the noise changes training
-    for a, b in zip(jax.tree.leaves(s0.params), jax.tree.leaves(s0b.params)):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    _, s1b, _ = _fit(0.2)
+    # a given seed is deterministic; the noise changes training; the loss still falls
     for a, b in zip(jax.tree.leaves(s1.params), jax.tree.leaves(s1b.params)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert not np.allclose(np.asarray(s0.params["out"]["kernel"].value),

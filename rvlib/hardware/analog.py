@@ -18,6 +18,8 @@ programming (before drift and read noise).  Everything is pure in
 """
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -64,6 +66,11 @@ def analog_params(key, params, device, t=0.0, *, gdc: bool = True):
     device = get_device(device)
     if not isinstance(t, jax.Array):
         t = check_time("t", t)
+    return _analog_params(key, params, device, jnp.asarray(t, jnp.float32), gdc)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 4))
+def _analog_params(key, params, device, t, gdc):
     flat, treedef = jax.tree_util.tree_flatten_with_path(params)
     keys = jax.random.split(key, max(len(flat), 1))
     out = [analog_kernel(k, w, device, t, gdc=gdc) if is_kernel(p) else w

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from rvlib.nb.params.base import (DEFAULT_RUN, QUICK_ENV, QUICK_RUN, DigitsTrainingParams,
                                   NotebookParams, ProtocolParams, param, quick_from_env)
+from rvlib.nb.params.analog import AnalogParams
 from rvlib.nb.params.paper import (BaselineParams, HardwareParams, HebbianParams, MarginParams,
                                    RobustnessParams)
 
 __all__ = ["QUICK_ENV", "DEFAULT_RUN", "QUICK_RUN", "quick_from_env", "param", "NotebookParams",
            "ProtocolParams", "DigitsTrainingParams", "BaselineParams", "MarginParams",
-           "HebbianParams", "HardwareParams", "RobustnessParams", "PARAMS"]
+           "HebbianParams", "HardwareParams", "RobustnessParams", "AnalogParams", "PARAMS"]
 
 # The numbered notebooks in order, each with its parameters.
 PARAMS: dict[str, type[NotebookParams]] = {p.notebook: p for p in (
@@ -29,4 +30,5 @@ PARAMS: dict[str, type[NotebookParams]] = {p.notebook: p for p in (
     HebbianParams,
     HardwareParams,
     RobustnessParams,
+    AnalogParams,
 )}
