@@ -56,10 +56,10 @@ def train_models(train, test, *, model_names, seeds, alpha_train: float, epochs:
     return out
 
 
-def _row(t: Trained, acc: np.ndarray, **setting) -> dict:
-    return dict(model=t["model"], training=t["training"], seed=t["seed"], **setting,
+def _row(one: Trained, acc: np.ndarray, **setting) -> dict:
+    return dict(model=one["model"], training=one["training"], seed=one["seed"], **setting,
                 accuracy=float(np.mean(acc)), accuracy_draw_std=float(np.std(acc)),
-                drop=t["clean_accuracy"] - float(np.mean(acc)))
+                drop=one["clean_accuracy"] - float(np.mean(acc)))
 
 
 def noise_rows(trained: list[Trained], test, alphas, *, draws: int, seed: int) -> list[dict]:

@@ -11,13 +11,13 @@
 * ``tables``: text tables; ``widgets``: the λ explorer.
 """
 from rvlib.nb.figures import savefig, use_style
-from rvlib.nb.params import (PARAMS, QUICK_ENV, BaselineParams, HardwareParams, HebbianParams,
+from rvlib.nb.params import (PARAMS, QUICK_ENV, AnalogParams, BaselineParams, HardwareParams, HebbianParams,
                              MarginParams, NotebookParams, RobustnessParams, quick_from_env)
 from rvlib.nb.runs import Run, environment, project_root, start_run
 from rvlib.nb.tables import fmt, format_rows, pivot, print_rows
 from rvlib.nb.widgets import lambda_explorer
 
 __all__ = ["savefig", "use_style", "PARAMS", "QUICK_ENV", "NotebookParams", "BaselineParams",
-           "MarginParams", "HebbianParams", "HardwareParams", "RobustnessParams",
+           "MarginParams", "HebbianParams", "HardwareParams", "RobustnessParams", "AnalogParams",
            "quick_from_env", "Run", "start_run", "project_root", "environment", "fmt",
            "format_rows", "print_rows", "pivot", "lambda_explorer"]

@@ -27,6 +27,10 @@ def _bits(name, values):
         n, v, min=1, max=16, integer=True), nonempty="bit width")))
 
 
+def _presets(name, values):
+    return validate.each(name, values, choice_check(DEVICES), nonempty="preset", distinct="preset")
+
+
 def _models(name, values):
     return validate.each(name, values, choice_check(CLASSIFIERS), nonempty="model",
                          distinct="model")
@@ -37,7 +41,8 @@ class AnalogParams(NotebookParams):
     """07_analog_hardware: weight noise, device presets, drift, levels, clip ranges as devices.
 
     ``alphas`` must hold 0 (clean) and 0.1 (the seed study's checkpoint).
-    Quick: the first seed, the MLP only, fewer draws.
+    Quick: the first seed, the MLP only, 10 epochs, 3 draws, the
+    extreme bit widths, the first g_max and the first two presets.
     """
     notebook: ClassVar[str] = "07_analog_hardware"
     seeds: list = param([0, 1, 2], seeds_check)
@@ -48,6 +53,7 @@ class AnalogParams(NotebookParams):
     alpha_train: float = param(0.3, validate.positive)
     alphas: list = param([0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0], _alphas)
     draws: int = param(5, positive_int)
+    presets: list = param(["ideal", "pcm", "pcm_4bit", "rram_like"], _presets)
     device: str = param("pcm", choice_check(DEVICES))
     t_eval: float = param(86400.0, check_time)
     times: list = param([1.0, 3600.0, 86400.0, 2592000.0, 31536000.0], _times)
@@ -59,4 +65,6 @@ class AnalogParams(NotebookParams):
             validate.fail("alphas", self.alphas, "must contain 0.0 (clean) and 0.1")
 
     def quick_values(self) -> dict:
-        return {"seeds": self.seeds[:1], "model_names": ["mlp"], "draws": min(self.draws, 3)}
+        return {"seeds": self.seeds[:1], "model_names": ["mlp"], "draws": min(self.draws, 3),
+                "epochs": min(self.epochs, 10), "bits": [self.bits[0], self.bits[-1]],
+                "g_maxes": self.g_maxes[:1], "presets": self.presets[:2]}
