@@ -58,13 +58,13 @@ def drift_curves(with_gdc, without_gdc, *, title: str = "") -> plt.Figure:
 
 
 @styled
-def levels_curves(ideal_rows, device_rows, *, title: str = "") -> plt.Figure:
+def levels_curves(ideal_rows, device_rows, *, device: str = "device", title: str = "") -> plt.Figure:
     """Accuracy vs bits per conductance: an ideal device on levels (left), the noisy device (right)."""
     fig, axes = plt.subplots(1, 2, figsize=(10.0, 3.6), sharey=True)
-    for ax, rows, name in ((axes[0], ideal_rows, "ideal device"), (axes[1], device_rows, "")):
+    for ax, rows, name in ((axes[0], ideal_rows, "ideal device"), (axes[1], device_rows, device)):
         _lines(ax, rows, "bits")
         ax.set_xlabel("bits per conductance (2^bits levels)")
-        ax.set_title(name or rows[0].get("device", ""), fontsize=9)
+        ax.set_title(name, fontsize=9)
     axes[0].set_ylabel("test accuracy")
     axes[0].set_ylim(0, 1.02)
     axes[0].legend(fontsize=8)
