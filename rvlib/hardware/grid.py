@@ -10,7 +10,10 @@ to the weights (:class:`WeightNoise`: Gaussian noise of level ``alpha``;
 :class:`AnalogAt`: a device read ``t`` seconds after programming).  The grid
 flattens (setting, draw) pairs and runs them through ``lax.map`` in vmapped
 chunks of ``chunk`` models (the chunk bounds memory: each model holds its own
-activations for the whole test set).  Draw ``d`` uses the same key at every
+activations for the whole test set).  ``chunk=None`` picks 25, or 1 for conv
+models on CPU: XLA:CPU runs a conv vmapped over kernels as a grouped
+convolution, 2-3x slower than one model after another
+(``benchmarks/weight_noise.py``).  Draw ``d`` uses the same key at every
 setting (common random numbers), so the curves over settings are smooth and
 ``alpha = 0`` reproduces the clean accuracy.  One seed fixes every number.
 """
@@ -29,9 +32,10 @@ from rvlib.hardware.analog import analog_params
 from rvlib.hardware.device import Device, check_time
 from rvlib.hardware.presets import get_device
 from rvlib.hardware.weight_noise import check_noise, perturb
+from rvlib.models import has_conv
 from rvlib.training.state import check_data
 
-__all__ = ["WeightNoise", "AnalogAt", "accuracy_one", "accuracy_grid", "weight_noise_grid",
+__all__ = ["WeightNoise", "AnalogAt", "accuracy_one", "auto_chunk", "accuracy_grid", "weight_noise_grid",
            "device_grid", "check_draws"]
 
 
@@ -78,15 +82,21 @@ def _grid(graphdef, transform, chunk, params, rest, x, y, settings, keys):
     return acc.reshape(s, d)
 
 
+def auto_chunk(graphdef) -> int:
+    """Models per vmapped chunk: 25, or 1 for conv models on CPU (see the module docstring)."""
+    return 1 if jax.default_backend() == "cpu" and has_conv(graphdef) else 25
+
+
 def accuracy_grid(graphdef, params, rest, data, transform, settings, *, draws: int, key,
-                  chunk: int = 25) -> np.ndarray:
+                  chunk: int | None = None) -> np.ndarray:
     """Test accuracy ``f32[len(settings), draws]`` of ``transform(key_d, params, setting)``.
 
     ``data = (x: f32[n, ...], y: i32[n])``; ``rest``: the model's non-param
     state from ``nnx.split(model, nnx.Param, ...)``.
     """
     draws = check_draws(draws)
-    chunk = validate.positive("chunk", chunk, integer=True)
+    chunk = auto_chunk(graphdef) if chunk is None else validate.positive("chunk", chunk,
+                                                                          integer=True)
     x, y = check_data("data", data)
     settings = jnp.asarray(settings, jnp.float32).reshape(-1)
     keys = jax.random.split(key, draws)
@@ -95,7 +105,7 @@ def accuracy_grid(graphdef, params, rest, data, transform, settings, *, draws: i
 
 def weight_noise_grid(graphdef, params, rest, data, alphas, *, draws: int, key,
                       mode: str = "additive", relative_to: str = "std",
-                      chunk: int = 25) -> np.ndarray:
+                      chunk: int | None = None) -> np.ndarray:
     """Accuracy ``f32[len(alphas), draws]`` under ``W + alpha sigma_W N(0, 1)`` (alphas >= 0)."""
     alphas = validate.each("alphas", alphas, validate.non_negative, nonempty="alpha")
     check_noise(0.0, mode, relative_to)
@@ -105,7 +115,7 @@ def weight_noise_grid(graphdef, params, rest, data, alphas, *, draws: int, key,
 
 
 def device_grid(graphdef, params, rest, data, device, times, *, draws: int, key,
-                gdc: bool = True, chunk: int = 25) -> np.ndarray:
+                gdc: bool = True, chunk: int | None = None) -> np.ndarray:
     """Accuracy ``f32[len(times), draws]`` on ``device`` (preset name or Device), times in s >= 0."""
     device = get_device(device)
     times = validate.each("times", times, check_time, nonempty="time")
