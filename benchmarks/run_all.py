@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("protocol", "sweep", "corruptions", "train_step", "sharded", "attacks", "ensemble")
+SCRIPTS = ("protocol", "sweep", "corruptions", "train_step", "sharded", "attacks",
+           "weight_noise", "ensemble")
 
 
 def main() -> int:

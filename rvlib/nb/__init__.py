@@ -11,15 +11,16 @@
 * ``tables``: text tables; ``widgets``: the λ explorer.
 """
 from rvlib.nb.figures import savefig, use_style
-from rvlib.nb.params import (PARAMS, QUICK_ENV, BaselineParams, HardwareParams, HebbianParams,
-                             MarginParams, NotebookParams, RobustnessParams, quick_from_env)
-from rvlib.nb.params import AdversarialParams, CommonCorruptionParams, EnsembleParams
+from rvlib.nb.params import (PARAMS, QUICK_ENV, AdversarialParams, AnalogParams, BaselineParams,
+                             CommonCorruptionParams, EnsembleParams, HardwareParams,
+                             HebbianParams, MarginParams, NotebookParams, RobustnessParams,
+                             quick_from_env)
 from rvlib.nb.runs import Run, environment, project_root, start_run
 from rvlib.nb.tables import fmt, format_rows, pivot, print_rows
 from rvlib.nb.widgets import lambda_explorer
 
 __all__ = ["savefig", "use_style", "PARAMS", "QUICK_ENV", "NotebookParams", "BaselineParams",
-           "MarginParams", "HebbianParams", "HardwareParams", "RobustnessParams", "EnsembleParams",
-           "CommonCorruptionParams",
+           "MarginParams", "HebbianParams", "HardwareParams", "RobustnessParams",
+           "AdversarialParams", "AnalogParams", "CommonCorruptionParams", "EnsembleParams",
            "quick_from_env", "Run", "start_run", "project_root", "environment", "fmt",
-           "format_rows", "print_rows", "pivot", "lambda_explorer", "AdversarialParams"]
+           "format_rows", "print_rows", "pivot", "lambda_explorer"]

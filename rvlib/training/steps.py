@@ -10,7 +10,9 @@ Options: EMA of the parameters, mixup, and ``clip=(g_min, g_max)``, the
 paper's hardware constraint during gradient training (every ``kernel``
 projected back into the range after each update, ``hardware.clip``).
 ``adversary=attacks.Adversary(eps=...)``: adversarial training, the batch
-perturbed by the attack before the loss.
+perturbed by the attack before the loss. ``weight_noise=alpha``: noise-aware
+training (every kernel perturbed as ``W + alpha sigma_W N(0, 1)`` in the
+forward pass, ``hardware.weight_noise``).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from rvlib import validate
 from rvlib.attacks import model_logits
 from rvlib.attacks.adversary import check_adversary
 from rvlib.hardware.clip import clip_kernels
+from rvlib.hardware.weight_noise import perturb
 from rvlib.metrics import logit_margin
 from rvlib.training.state import TrainState, check_ema_decay
 
@@ -78,10 +81,10 @@ def _pmean_floats(tree, axis_name):
 def make_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation,
                     loss_fn: LossFn, *, ema_decay: float | None = None,
                     mixup_alpha: float = 0.0, clip=None, axis_name: str | None = None,
-                    adversary=None):
+                    adversary=None, weight_noise: float = 0.0):
     """Build the pure ``step(state, batch, key) -> (state, metrics)``.
 
-    ``batch = (x: f32[b, ...], y: i32[b])``; ``key`` drives mixup only.
+    ``batch = (x: f32[b, ...], y: i32[b])``; ``key`` drives mixup and weight noise.
     ``metrics``: loss (the objective actually minimised, mixup-weighted),
     accuracy and margin (mean of z_y - max_{j!=y} z_j) of the pre-update
     logits against ``y``. With ``axis_name`` the step must run under
@@ -90,13 +93,22 @@ def make_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation,
     ``adversary`` (an ``attacks.Adversary``): ``key`` is first split into
     ``(key, k_adv)``; the batch is replaced by the attack's, made with
     ``k_adv`` on the pre-update weights in eval mode (``attacks.adversary``).
+
+    ``weight_noise=alpha > 0``: the forward pass sees every kernel as
+    ``W + alpha sigma_W N(0, 1)`` (sigma_W that kernel's std, a fresh draw
+    per step from ``fold_in(key, 1)``, so mixup's key is untouched); the noise
+    carries no gradient, so the gradient at the noisy weights updates the
+    clean ones (aihwkit's weight-noise injection).
     """
     ema_decay, mixup_alpha, clip = check_options(ema_decay, mixup_alpha, clip)
     adversary = check_adversary(adversary)
+    weight_noise = validate.non_negative("weight_noise", weight_noise)
 
     def objective(params, rest, x, y, key):
         if mixup_alpha > 0:
             x, y_a, y_b, lam = mixup(key, x, y, mixup_alpha)
+        if weight_noise > 0:
+            params = perturb(jax.random.fold_in(key, 1), params, weight_noise, stop_gradient=True)
         model = nnx.merge(graphdef, params, rest)
         logits = model(x)
         if mixup_alpha > 0:

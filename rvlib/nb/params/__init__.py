@@ -16,6 +16,7 @@ from __future__ import annotations
 from rvlib.nb.params.adversarial import AdversarialParams
 from rvlib.nb.params.base import (DEFAULT_RUN, QUICK_ENV, QUICK_RUN, DigitsTrainingParams,
                                   NotebookParams, ProtocolParams, param, quick_from_env)
+from rvlib.nb.params.analog import AnalogParams
 from rvlib.nb.params.corruptions import CommonCorruptionParams
 from rvlib.nb.params.ensembles import EnsembleParams
 from rvlib.nb.params.paper import (BaselineParams, HardwareParams, HebbianParams, MarginParams,
@@ -24,7 +25,7 @@ from rvlib.nb.params.paper import (BaselineParams, HardwareParams, HebbianParams
 __all__ = ["QUICK_ENV", "DEFAULT_RUN", "QUICK_RUN", "quick_from_env", "param", "NotebookParams",
            "ProtocolParams", "DigitsTrainingParams", "BaselineParams", "MarginParams",
            "HebbianParams", "HardwareParams", "RobustnessParams", "AdversarialParams",
-           "CommonCorruptionParams", "EnsembleParams", "PARAMS"]
+           "AnalogParams", "CommonCorruptionParams", "EnsembleParams", "PARAMS"]
 
 # The numbered notebooks in order, each with its parameters.
 PARAMS: dict[str, type[NotebookParams]] = {p.notebook: p for p in (
@@ -34,6 +35,7 @@ PARAMS: dict[str, type[NotebookParams]] = {p.notebook: p for p in (
     HardwareParams,
     RobustnessParams,
     AdversarialParams,
+    AnalogParams,
     CommonCorruptionParams,
     EnsembleParams,
 )}
