@@ -96,3 +96,62 @@ def print_table(rows: Sequence[dict], cols: Sequence[str]) -> None:
         # numbers right-aligned (digits line up), text left-aligned
         print("  ".join(v.rjust(w) if isinstance(x, (int, float)) and not isinstance(x, bool)
                         else v.ljust(w) for x, v, w in zip(values, row, widths)).rstrip())
+
+
+def torch_child(script: Path, torch_python: str | None, args: Sequence[str]) -> dict | None:
+    """Run ``script --child torch ARGS`` under another interpreter that has PyTorch.
+
+    The child prints one ``RESULT {json}`` line; returns that dict, or None (with a note) when
+    no interpreter is given or the child fails.
+    """
+    import json
+    import subprocess
+
+    if not torch_python:
+        return None
+    out = subprocess.run([torch_python, str(script), "--child", "torch", *args],
+                         capture_output=True, text=True)
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            res = json.loads(line[7:])
+            res["note"] = res.get("note", "") + f" (via {torch_python})"
+            return res
+    print(f"note: torch run via {torch_python} failed: {out.stderr.strip()[-300:]}")
+    return None
+
+
+def digits_splits(quick: bool):
+    """The digits benchmark data: 8x8 for MLPs and 16x16 for CNNs, one 80/20 split (seed 0).
+
+    Returns ``(xtr, ytr), (xte, yte), x16tr, x16te``; ``quick`` keeps 512 training images.
+    """
+    from rvlib import data
+
+    x, y = data.load_digits()
+    (xtr, ytr), (xte, yte) = data.train_test_split(x, y, test_fraction=0.2, seed=0)
+    x16, _ = data.load_digits(size=16)
+    (x16tr, _), (x16te, _) = data.train_test_split(x16, y, test_fraction=0.2, seed=0)
+    if quick:
+        xtr, ytr, x16tr = xtr[:512], ytr[:512], x16tr[:512]
+    return (xtr, ytr), (xte, yte), x16tr, x16te
+
+
+_COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
+                   "/jax/core/compile/jaxpr_to_mlir_module_duration",
+                   "/jax/core/compile/backend_compile_duration")
+_compile_s = [0.0]
+
+
+def _on_compile_event(name, seconds, **_):
+    if name in _COMPILE_EVENTS:
+        _compile_s[0] += seconds
+
+
+jax.monitoring.register_event_duration_secs_listener(_on_compile_event)
+
+
+def timed(fn: Callable):
+    """(result, wall seconds, seconds of that spent tracing + lowering + compiling)."""
+    c0, t0 = _compile_s[0], time.perf_counter()
+    out = jax.block_until_ready(fn())
+    return out, time.perf_counter() - t0, _compile_s[0] - c0

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -44,14 +43,12 @@ SHAPE, CLASSES, EPS = (32, 32, 3), 10, 8 / 255
 def torch_pgd(batch: int, repeats: int) -> dict:
     """PyTorch eager PGD-10 of the same network (random init), CPU; needs only torch."""
     import torch
+    from _torch import torch_cnn
     from torch import nn
 
     torch.manual_seed(0)
     h, w, c = SHAPE
-    net = nn.Sequential(
-        nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(64 * (h // 4) * (w // 4), 256), nn.ReLU(), nn.Linear(256, CLASSES)).eval()
+    net = torch_cnn(SHAPE, CLASSES).eval()
     x, y = torch.rand(batch, c, h, w), torch.randint(0, CLASSES, (batch,))
     step = 2.5 * EPS / 10
 
@@ -82,15 +79,8 @@ def torch_row(batch, repeats, torch_python):
         return torch_pgd(batch, repeats)
     except ImportError:
         pass
-    if not torch_python:
-        return None
-    out = subprocess.run([torch_python, str(HERE), "--child", "torch", "--batch", str(batch),
-                          "--repeats", str(repeats)], capture_output=True, text=True)
-    for line in out.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    print(f"note: torch run via {torch_python} failed: {out.stderr.strip()[-300:]}")
-    return None
+    from _common import torch_child   # imports jax: only in the parent process
+    return torch_child(HERE, torch_python, ["--batch", str(batch), "--repeats", str(repeats)])
 
 
 def rvlib_rows(batch: int, repeats: int, quick: bool) -> list[dict]:

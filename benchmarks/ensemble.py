@@ -24,40 +24,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import device_line, print_table  # noqa: E402
+from _common import device_line, digits_splits, print_table, timed  # noqa: E402
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 
-from rvlib import data, ensembles, losses, models, training  # noqa: E402
+from rvlib import ensembles, losses, models, training  # noqa: E402
 from rvlib.training.many_models import stack  # noqa: E402
 
 LR, BATCH, GOAL = 3e-3, 64, 3.0
 
-_COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
-                   "/jax/core/compile/jaxpr_to_mlir_module_duration",
-                   "/jax/core/compile/backend_compile_duration")
-_compile_s = [0.0]
-
-
-def _on_event(name, seconds, **_):
-    if name in _COMPILE_EVENTS:
-        _compile_s[0] += seconds
-
-
-jax.monitoring.register_event_duration_secs_listener(_on_event)
-
-
-def _timed(fn):
-    c0, t0 = _compile_s[0], time.perf_counter()
-    out = jax.block_until_ready(fn())
-    return out, time.perf_counter() - t0, _compile_s[0] - c0
 
 
 def make_mlp(seed):
@@ -70,9 +51,9 @@ def make_cnn(seed):
 
 def run_arch(name, make, seeds, train, test, epochs):
     make(0)  # warm the eager init ops' compile caches so neither mode pays them
-    ens, t_one, c_one = _timed(lambda: ensembles.train_ensemble(
+    ens, t_one, c_one = timed(lambda: ensembles.train_ensemble(
         make, train, seeds=seeds, epochs=epochs, batch_size=BATCH, lr=LR))
-    seq, t_seq, c_seq = _timed(lambda: [training.fit(
+    seq, t_seq, c_seq = timed(lambda: [training.fit(
         make(s), optax.adam(LR), losses.cross_entropy, train, epochs=epochs, batch_size=BATCH,
         seed=s, progress=False)[1] for s in seeds])
     seq_params = stack([st.params for st in seq])
@@ -105,12 +86,7 @@ def main(argv=None):
     seeds = list(range(3 if args.quick else 8))
     epochs_mlp, epochs_cnn = (2, 1) if args.quick else (20, 3)
 
-    x, y = data.load_digits()
-    (xtr, ytr), (xte, yte) = data.train_test_split(x, y, test_fraction=0.2, seed=0)
-    x16, _ = data.load_digits(size=16)
-    (x16tr, _), (x16te, _) = data.train_test_split(x16, y, test_fraction=0.2, seed=0)
-    if args.quick:
-        xtr, ytr, x16tr = xtr[:512], ytr[:512], x16tr[:512]
+    (xtr, ytr), (xte, yte), x16tr, x16te = digits_splits(args.quick)
     print(f"digits: {len(ytr)} train / {len(yte)} test; K = {len(seeds)} members (seeds "
           f"{seeds[0]}..{seeds[-1]}); cross-entropy, Adam lr {LR:g}, batch {BATCH}; MLP on 8x8 "
           f"({epochs_mlp} epochs), CNN on 16x16 ({epochs_cnn} epochs)\n")

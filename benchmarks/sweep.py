@@ -26,18 +26,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import device_line, print_table  # noqa: E402
+from _common import device_line, digits_splits, print_table, timed  # noqa: E402
 
-import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 
-from rvlib import data, losses, models, training  # noqa: E402
+from rvlib import losses, models, training  # noqa: E402
 
 LAMS = (0.0, 0.1, 1.0, 10.0, 20.0)
 SEEDS = (0, 1, 2)
@@ -53,25 +51,6 @@ def make_cnn(seed):
     return models.CNN((16, 16, 1), 10, rngs=nnx.Rngs(seed))
 
 
-_COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
-                   "/jax/core/compile/jaxpr_to_mlir_module_duration",
-                   "/jax/core/compile/backend_compile_duration")
-_compile_s = [0.0]
-
-
-def _on_event(name, seconds, **_):
-    if name in _COMPILE_EVENTS:
-        _compile_s[0] += seconds
-
-
-jax.monitoring.register_event_duration_secs_listener(_on_event)
-
-
-def _timed(fn):
-    """(result, wall seconds, seconds of that spent tracing + lowering + compiling)."""
-    c0, t0 = _compile_s[0], time.perf_counter()
-    out = jax.block_until_ready(fn())
-    return out, time.perf_counter() - t0, _compile_s[0] - c0
 
 
 def _fit(make, c, train_set, test_set, epochs):
@@ -82,9 +61,9 @@ def _fit(make, c, train_set, test_set, epochs):
 
 def run_arch(name, make, configs, train_set, test_set, epochs):
     make(0)  # warm the eager init ops' compile caches so neither mode pays them
-    fits, t_bat, c_bat = _timed(lambda: training.fit_many(
+    fits, t_bat, c_bat = timed(lambda: training.fit_many(
         make, configs, train_set, test_set, loss=LOSS, epochs=epochs, batch_size=BATCH))
-    seq, t_seq, c_seq = _timed(lambda: [_fit(make, c, train_set, test_set, epochs)
+    seq, t_seq, c_seq = timed(lambda: [_fit(make, c, train_set, test_set, epochs)
                                         for c in configs])
     k, work = len(configs), len(configs) * epochs  # work in model-epochs
     rows = [
@@ -134,12 +113,7 @@ def main(argv=None):
     configs = [dict(seed=s, lam=lam, lr=LR) for lam in lams for s in seeds]
     epochs_mlp, epochs_cnn = (2, 1) if args.quick else (10, 3)
 
-    x, y = data.load_digits()
-    (xtr, ytr), (xte, yte) = data.train_test_split(x, y, test_fraction=0.2, seed=0)
-    x16, _ = data.load_digits(size=16)
-    (x16tr, _), (x16te, _) = data.train_test_split(x16, y, test_fraction=0.2, seed=0)
-    if args.quick:
-        xtr, ytr, x16tr = xtr[:512], ytr[:512], x16tr[:512]
+    (xtr, ytr), (xte, yte), x16tr, x16te = digits_splits(args.quick)
     print(f"digits: {len(ytr)} train / {len(yte)} test; {len(configs)} configs "
           f"(λ {', '.join(f'{v:g}' for v in lams)} x seeds {', '.join(map(str, seeds))}); "
           f"{LOSS}, Adam lr {LR:g}, batch {BATCH}; MLP on 8x8 ({epochs_mlp} epochs), "

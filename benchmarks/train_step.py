@@ -55,14 +55,12 @@ FLAG_SETS = {  # label: (XLA_FLAGS, variant run in the fresh process)
 def torch_images_per_s(steps: int, repeats: int) -> dict:
     """PyTorch eager CPU step of the same network; needs only torch."""
     import torch
+    from _torch import torch_cnn
     from torch import nn
 
     torch.manual_seed(0)
     h, w, c = SHAPE
-    net = nn.Sequential(
-        nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(64 * (h // 4) * (w // 4), 256), nn.ReLU(), nn.Linear(256, CLASSES))
+    net = torch_cnn(SHAPE, CLASSES)
     opt = torch.optim.Adam(net.parameters(), lr=LR)
     loss_fn = nn.CrossEntropyLoss()
     x = torch.rand(BATCH, c, h, w)
@@ -94,17 +92,8 @@ def torch_row(steps, repeats, torch_python):
         return torch_images_per_s(steps, repeats)
     except ImportError:
         pass
-    if not torch_python:
-        return None
-    out = subprocess.run([torch_python, str(HERE), "--child", "torch", "--steps", str(steps),
-                          "--repeats", str(repeats)], capture_output=True, text=True)
-    for line in out.stdout.splitlines():
-        if line.startswith("RESULT "):
-            res = json.loads(line[7:])
-            res["note"] += f" (via {torch_python})"
-            return res
-    print(f"note: torch run via {torch_python} failed: {out.stderr.strip()[-300:]}")
-    return None
+    from _common import torch_child   # imports jax: only in the parent process
+    return torch_child(HERE, torch_python, ["--steps", str(steps), "--repeats", str(repeats)])
 
 
 # --------------------------------------------------------------------------- rvlib

@@ -3,7 +3,6 @@
 grid point; a rerun skips them all; bad executor options are refused before any run."""
 import csv
 
-import nbformat
 import pytest
 
 from rvlib.nb import executors, records, sweep
@@ -43,17 +42,8 @@ if lam == kill_on and not os.path.exists(marker):
 
 
 @pytest.fixture
-def root(tmp_path):
-    root = tmp_path / "proj"
-    (root / "rvlib").mkdir(parents=True)
-    (root / "notebooks").mkdir()
-    params = nbformat.v4.new_code_cell(PARAMS, id="parameters")
-    params.metadata["tags"] = ["parameters"]
-    nb = nbformat.v4.new_notebook(cells=[params, nbformat.v4.new_code_cell(BODY, id="body")])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nbformat.write(nb, root / "notebooks" / f"{NB}.ipynb")
-    return root
+def root(tmp_path, fake_project):
+    return fake_project(tmp_path / "proj", NB, PARAMS, BODY)
 
 
 def test_dask_sweep_survives_a_killed_worker(root, tmp_path):

@@ -37,17 +37,8 @@ out.mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture
-def root(tmp_path):
-    root = tmp_path / "proj"
-    (root / "rvlib").mkdir(parents=True)
-    (root / "notebooks").mkdir()
-    params = nbformat.v4.new_code_cell(PARAMS, id="parameters")
-    params.metadata["tags"] = ["parameters"]
-    nb = nbformat.v4.new_notebook(cells=[params, nbformat.v4.new_code_cell(BODY, id="body")])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nbformat.write(nb, root / "notebooks" / f"{NB}.ipynb")
-    return root
+def root(tmp_path, fake_project):
+    return fake_project(tmp_path / "proj", NB, PARAMS, BODY)
 
 
 def test_a_second_holder_is_refused_naming_the_first(tmp_path):

@@ -45,22 +45,11 @@ if lam == fail_on:  # after done(): the runner must not count the run as finishe
 '''
 
 
-def make_root(root):
-    """A fake project root whose notebooks/02_margin_ablation.ipynb is the tiny fixture."""
-    (root / "rvlib").mkdir(parents=True)
-    (root / "notebooks").mkdir()
-    params = nbformat.v4.new_code_cell(PARAMS, id="parameters")
-    params.metadata["tags"] = ["parameters"]
-    nb = nbformat.v4.new_notebook(cells=[params, nbformat.v4.new_code_cell(BODY, id="body")])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nbformat.write(nb, root / "notebooks" / f"{NB}.ipynb")
-    return root
 
 
 @pytest.fixture
-def root(tmp_path):
-    return make_root(tmp_path / "proj")
+def root(tmp_path, fake_project):
+    return fake_project(tmp_path / "proj", NB, PARAMS, BODY)
 
 
 def read_csv(path):
