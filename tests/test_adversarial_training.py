@@ -104,3 +104,18 @@ def test_digits_undefended_breaks_and_adversarial_training_helps():
     fgsm = robust(fs["plain"], x, y, "fgsm", 0.1)
     apgd = robust(fs["plain"], x, y, "apgd_ce", 0.1, steps=10)
     assert pgd["plain"] <= fgsm and apgd <= pgd["plain"] + 0.01   # same budget of 10 steps
+
+
+def test_digits_cnn_breaks_at_a_large_eps_and_apgd_is_at_most_pgd():
+    """The issue's CNN checks: an undefended digits CNN falls below 10% at a large ε, and APGD-CE
+    is no weaker than PGD with the same budget (10 gradient steps)."""
+    (xtr, ytr), (x, y) = data.train_test_split(*data.load_digits(), test_fraction=0.2, seed=0)
+    cnn = models.CNN((8, 8, 1), 10, rngs=nnx.Rngs(0))
+    graphdef, state, _ = training.fit(cnn, optax.adam(3e-3), CE, (xtr, ytr), epochs=4,
+                                      batch_size=64, seed=0, progress=False)
+    f = attacks.model_logits(graphdef, state.params, state.rest)
+    x, y = x[:200], y[:200]
+    assert float(jnp.mean(jnp.argmax(f(x), -1) == y)) > 0.85
+    assert robust(f, x, y, "pgd", 0.3, steps=10) < 0.1
+    pgd, apgd = robust(f, x, y, "pgd", 0.1, steps=10), robust(f, x, y, "apgd_ce", 0.1, steps=10)
+    assert apgd <= pgd + 0.01, (apgd, pgd)

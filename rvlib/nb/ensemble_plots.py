@@ -98,6 +98,6 @@ def two_generation_bars(rows: list[dict], keys=("gen1_accuracy", "core_accuracy"
                [np.nan_to_num(r[key]) for r in rows], width, label=lab)
     ax.set_xticks(x, [r["set"] for r in rows])
     ax.set(ylabel="share", ylim=(0, 1.05), title=title)
-    ax.legend(fontsize=7, ncol=2, loc="lower left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))   # outside: no bar hidden
     fig.tight_layout()
     return fig
