@@ -138,3 +138,17 @@ def test_another_configuration_is_refused(tmp_path):
 def test_bad_options(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         Checkpoints(tmp_path / "x", **kwargs)
+
+
+def test_a_rerun_with_a_finished_checkpoint_skips_training_and_gives_identical_results(
+        tmp_path, capsys):
+    """What notebook 01 does with ``run.checkpoint_dir("cnn")``: the second call trains nothing."""
+    from rvlib import data
+
+    train, test = data.train_test_split(*data.load_digits(), test_fraction=0.2, seed=0)
+    kw = dict(model="mlp", epochs=2, batch_size=64, seed=0, checkpoint=tmp_path / "ckpt")
+    _, hist1, m1 = training.train_classifier(train, test, **kw)
+    assert "skipped" not in capsys.readouterr().out
+    _, hist2, m2 = training.train_classifier(train, test, **kw)
+    assert "training finished already, skipped" in capsys.readouterr().out
+    assert hist1 == hist2 and m1 == m2

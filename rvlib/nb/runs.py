@@ -55,6 +55,15 @@ class Run:
         return records.save_run(self.results_dir, params=self.params, metrics=metrics,
                                 rows=rows, name=name)
 
+    def checkpoint_dir(self, name: str) -> Path:
+        """Where this run keeps the Orbax checkpoints of its training ``name``.
+
+        ``results/<notebook>/.checkpoints/<run_name>/<name>/``: beside the run
+        folder, not in it, so a rerun of an unfinished run (which starts its
+        folder afresh) still finds them, and hidden, so collection ignores them.
+        """
+        return self.root / "results" / self.notebook / ".checkpoints" / self.run_name / name
+
     def done(self):
         """Mark the run complete (sweeps skip finished runs)."""
         return records.mark_done(self.results_dir)

@@ -34,12 +34,14 @@ def make_classifier(model: str, input_shape, classes: int, *, seed: int = 0,
 def train_classifier(train, test, *, model: str = "cnn", loss: str = "cross_entropy",
                      loss_kwargs: dict | None = None, epochs: int = 10, batch_size: int = 64,
                      lr: float = 1e-3, seed: int = 0, clip=None, hidden: int = 128,
-                     progress: bool = False):
+                     progress: bool = False, checkpoint=None):
     """Train a ``cnn`` or ``mlp`` with Adam on ``train`` and evaluate it on the held-out ``test``.
 
     ``train``/``test``: ``(x: f32[n, h, w, c], y: i32[n])``.  ``clip=(g_min,
     g_max)`` projects every kernel into the range after each update (the
-    paper's conductance constraint, ``fit(clip=...)``).
+    paper's conductance constraint, ``fit(clip=...)``).  ``checkpoint``: a
+    folder where ``fit`` keeps Orbax checkpoints; a rerun resumes from it, or
+    skips training when it had finished (``fit`` prints which).
     Returns ``(model, history, test_metrics)``: the trained ``nnx.Module``,
     ``fit``'s per-epoch history, and ``metrics.classifier_metrics`` plus the
     kernels' ``stats.weight_stats`` (prefixed ``w_``) and ``w_frac_negative``.
@@ -53,7 +55,7 @@ def train_classifier(train, test, *, model: str = "cnn", loss: str = "cross_entr
     net = make_classifier(model, np.shape(train[0])[1:], classes, seed=seed, hidden=hidden)
     graphdef, state, history = fit(net, optax.adam(lr), loss_fn, train, test, epochs=epochs,
                                    batch_size=batch_size, seed=seed, clip=clip,
-                                   progress=progress)
+                                   progress=progress, checkpoint=checkpoint)
     logits = predict(graphdef, state, test[0])
     trained = to_model(graphdef, state)
     w = kernel_weights(trained)
