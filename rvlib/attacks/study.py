@@ -21,6 +21,7 @@ from rvlib.attacks import apply_fn
 from rvlib.attacks.adversary import Adversary
 from rvlib.attacks.evaluate import RobustEval, robust_eval_params
 from rvlib.training.loop import fit, predict
+from rvlib.training.state import to_model
 
 __all__ = ["Variant", "make_variants", "run_study", "catastrophic_overfitting", "margin_survival"]
 
@@ -90,6 +91,24 @@ def run_study(make_model, train, test, variants, seeds, *, eps_grid, attacks, at
                          | {"catastrophic_overfitting": catastrophic_overfitting(ev, v.adversary),
                             "notes": "; ".join(ev.notes)})
     return dict(rows=rows, flags=flag_rows, evals=evals, margins=margins, models=models)
+
+
+def train_variant(make_model, train, variant: Variant, seeds, *, epochs: int,
+                  batch_size: int = 64, lr: float = 3e-3, progress: bool = False) -> list:
+    """``make_model(seed)`` trained as ``variant`` (its loss, its adversary) with Adam, per seed.
+
+    ``train = (x: f32[n, ...], y: i32[n])``.  Returns the trained ``nnx.Module``
+    per seed, for evaluations that take models (e.g. ``robustness.evaluate_suite``).
+    """
+    seeds = validate.each("seeds", seeds, lambda n, v: validate.non_negative(n, v, integer=True),
+                          nonempty="seed")
+    out = []
+    for seed in tqdm(seeds, desc=variant.name, disable=not progress):
+        graphdef, state, _ = fit(make_model(seed), optax.adam(lr), variant.loss_fn(), train,
+                                 epochs=epochs, batch_size=batch_size, seed=seed, progress=False,
+                                 adversary=variant.adversary)
+        out.append(to_model(graphdef, state))
+    return out
 
 
 def catastrophic_overfitting(ev: RobustEval, adversary: Adversary | None) -> bool:

@@ -24,6 +24,9 @@ def _names(name, values):
 class CommonCorruptionParams(DigitsTrainingParams):
     """``lams`` must hold 0 (the CE baseline, mCE's normaliser) and ``lam_margin > 0``.
 
+    ``adv_eps > 0`` adds a PGD-adversarially trained CE model (L∞ ε, notebook 06's
+    training) to the comparison; 0 leaves it out.
+
     Quick: the first seed, at most 15 epochs, one corruption per family.
     """
     notebook: ClassVar[str] = "08_common_corruptions"
@@ -31,6 +34,7 @@ class CommonCorruptionParams(DigitsTrainingParams):
     lam_margin: float = param(10.0, validate.non_negative)
     suite_corruptions: list = param(list(SUITE)[:15], _names)
     table: str = param("cifar10", lambda n, v: validate.choice(n, v, TABLES))
+    adv_eps: float = param(0.1, lambda n, v: validate.number(n, v, min=0.0, max=1.0))
 
     def normalize(self) -> None:
         if 0.0 not in self.lams or self.lam_margin not in self.lams or self.lam_margin == 0.0:
