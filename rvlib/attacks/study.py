@@ -74,9 +74,7 @@ def run_study(make_model, train, test, variants, seeds, *, eps_grid, attacks, at
     rows, flag_rows, evals, margins, models = [], [], {}, {}, {}
     todo = [(v, s) for v in variants for s in seeds]
     for v, seed in tqdm(todo, desc="train + attack", disable=not progress):
-        graphdef, state, _ = fit(make_model(seed), optax.adam(lr), v.loss_fn(), train,
-                                 epochs=epochs, batch_size=batch_size, seed=seed, progress=False,
-                                 adversary=v.adversary)
+        graphdef, state = _fit_variant(make_model, train, v, seed, epochs, batch_size, lr)
         weights = (state.params, state.rest)
         key = jax.random.fold_in(jax.random.key(eval_seed), seed)
         ev: RobustEval = robust_eval_params(
@@ -104,11 +102,17 @@ def train_variant(make_model, train, variant: Variant, seeds, *, epochs: int,
                           nonempty="seed")
     out = []
     for seed in tqdm(seeds, desc=variant.name, disable=not progress):
-        graphdef, state, _ = fit(make_model(seed), optax.adam(lr), variant.loss_fn(), train,
-                                 epochs=epochs, batch_size=batch_size, seed=seed, progress=False,
-                                 adversary=variant.adversary)
-        out.append(to_model(graphdef, state))
+        out.append(to_model(*_fit_variant(make_model, train, variant, seed, epochs, batch_size, lr)))
     return out
+
+
+def _fit_variant(make_model, train, variant: Variant, seed: int, epochs: int, batch_size: int,
+                 lr: float):
+    """``make_model(seed)`` trained as ``variant`` with Adam: ``(graphdef, TrainState)``."""
+    graphdef, state, _ = fit(make_model(seed), optax.adam(lr), variant.loss_fn(), train,
+                             epochs=epochs, batch_size=batch_size, seed=seed, progress=False,
+                             adversary=variant.adversary)
+    return graphdef, state
 
 
 def catastrophic_overfitting(ev: RobustEval, adversary: Adversary | None) -> bool:

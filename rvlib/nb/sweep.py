@@ -385,19 +385,18 @@ def main(argv=None) -> int:
         if a.collect_only:
             if a.grid or a.fixed:
                 validate.fail("--collect-only", True, "takes no grid or --set values")
-            notebook_name(a.notebook)
             collect(notebook_name(a.notebook), _root(a.root), metric_keys=a.metric, wait=a.wait)
             return 0
-        name = notebook_name(a.notebook)
-        plan(name, parse_grid(a.grid), fixed=parse_fixed(a.fixed), root=a.root)  # before locking
+        name, grid, fixed = notebook_name(a.notebook), parse_grid(a.grid), parse_fixed(a.fixed)
+        plan(name, grid, fixed=fixed, root=a.root)  # refuse bad points before locking or a cluster
         executor = None
         if a.executor != "local" or a.scheduler or a.workers:
             executor = make_executor(a.executor, scheduler=a.scheduler, workers=a.workers)
         try:
             with hold(_root(a.root) / "results" / name, wait=a.wait, what=f"sweep of {name}"):
-                report = run_sweep(a.notebook, parse_grid(a.grid), fixed=parse_fixed(a.fixed),
-                                   root=a.root, kernel=a.kernel, progress=not a.no_progress,
-                                   jobs=a.jobs, timeout=a.timeout, executor=executor)
+                report = run_sweep(a.notebook, grid, fixed=fixed, root=a.root, kernel=a.kernel,
+                                   progress=not a.no_progress, jobs=a.jobs, timeout=a.timeout,
+                                   executor=executor)
                 collect(name, _root(a.root), metric_keys=a.metric)
         finally:
             if executor is not None:
